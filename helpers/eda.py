@@ -1,0 +1,234 @@
+"""Exploratory analysis: Korean morphological analysis behind one call, and the EDA plots.
+
+    >>> nouns("오늘 저녁에 치킨 먹을래?")
+    ['오늘', '저녁', '치킨']
+
+Plots return a matplotlib ``Figure``; :func:`save_figure` writes it under
+``outputs/figures/``. Korean renders offline with the NanumGothic font that
+``koreanize-matplotlib`` ships.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from functools import lru_cache
+from pathlib import Path
+from typing import Iterable, Sequence
+
+__all__ = [
+    "analyze",
+    "nouns",
+    "compare_analyzers",
+    "korean_font_path",
+    "use_korean_font",
+    "save_figure",
+    "plot_category_distribution",
+    "plot_turn_counts",
+    "plot_answer_positions",
+    "plot_total_lengths",
+    "total_length_table",
+    "plot_wordcloud",
+    "plot_length_distributions",
+]
+
+BACKENDS = ("kiwi", "okt")
+_NOUN_TAGS = {"kiwi": ("NNG", "NNP"), "okt": ("Noun",)}
+
+
+@lru_cache(maxsize=None)
+def _kiwi():
+    from kiwipiepy import Kiwi
+
+    return Kiwi()
+
+
+@lru_cache(maxsize=None)
+def _okt():
+    from konlpy.tag import Okt  # starts a JVM on first use (several seconds)
+
+    return Okt()
+
+
+def analyze(text: str, backend: str = "kiwi") -> list[tuple[str, str]]:
+    """Morphemes of ``text`` as ``(form, tag)`` pairs, from kiwipiepy (default) or konlpy Okt.
+
+    Tags are each analyzer's own (kiwi: Sejong-style ``NNG``/``VV``…; Okt: ``Noun``/``Verb``…).
+
+    >>> analyze("밥을 먹었다")[:2]
+    [('밥', 'NNG'), ('을', 'JKO')]
+    """
+    if backend == "kiwi":
+        return [(t.form, t.tag) for t in _kiwi().tokenize(text)]
+    if backend == "okt":
+        return list(_okt().pos(text))
+    raise ValueError(f"알 수 없는 형태소 분석기 '{backend}' / unknown backend (choose from {BACKENDS})")
+
+
+def nouns(text: str, backend: str = "kiwi", min_len: int = 2) -> list[str]:
+    """The common and proper nouns of ``text`` of at least ``min_len`` characters."""
+    tags = _NOUN_TAGS[backend]
+    return [form for form, tag in analyze(text, backend) if tag in tags and len(form) >= min_len]
+
+
+def compare_analyzers(texts: Sequence[str], backends: Sequence[str] = BACKENDS):
+    """Time each analyzer on the same texts: start-up (first call) and the rest.
+
+    Returns a DataFrame with one row per backend: ``startup_s``, ``analyze_s``,
+    ``texts_per_s`` and the number of morphemes it found.
+    """
+    import pandas as pd
+
+    rows = []
+    for backend in backends:
+        t0 = time.perf_counter()
+        analyze(texts[0], backend)  # loads the model / starts the JVM
+        t1 = time.perf_counter()
+        n = sum(len(analyze(t, backend)) for t in texts)
+        t2 = time.perf_counter()
+        rows.append({
+            "backend": backend,
+            "startup_s": round(t1 - t0, 3),
+            "analyze_s": round(t2 - t1, 3),
+            "texts_per_s": round(len(texts) / max(t2 - t1, 1e-9), 1),
+            "morphemes": n,
+        })
+    return pd.DataFrame(rows).set_index("backend")
+
+
+# ----------------------------------------------------------------------------- plotting
+
+
+def korean_font_path() -> Path:
+    """The NanumGothic TTF shipped inside ``koreanize-matplotlib`` (works offline)."""
+    import koreanize_matplotlib
+
+    return Path(koreanize_matplotlib.__file__).parent / "fonts" / "NanumGothic.ttf"
+
+
+def use_korean_font() -> str:
+    """Make matplotlib draw Hangul (NanumGothic); returns the font family name."""
+    import koreanize_matplotlib  # noqa: F401  (registers the font and sets rcParams)
+    import matplotlib.pyplot as plt
+
+    plt.rcParams["axes.unicode_minus"] = False
+    return plt.rcParams["font.family"][0]
+
+
+def _figure(title: str, size=(7, 4)):
+    import matplotlib.pyplot as plt
+
+    use_korean_font()
+    fig, ax = plt.subplots(figsize=size)
+    ax.set_title(title)
+    return fig, ax
+
+
+def save_figure(fig, name: str, folder: str | Path | None = None) -> Path:
+    """Save ``fig`` as ``<name>.png`` under ``outputs/figures`` (or ``folder``)."""
+    from .runtime import outputs_dir
+
+    path = Path(folder) if folder else outputs_dir("figures")
+    path.mkdir(parents=True, exist_ok=True)
+    out = path / f"{name}.png"
+    fig.savefig(out, dpi=110, bbox_inches="tight")
+    return out
+
+
+def _bar(counts: dict, title: str, xlabel: str, order: Sequence | None = None):
+    fig, ax = _figure(title)
+    keys = list(order) if order else sorted(counts)
+    values = [counts.get(k, 0) for k in keys]
+    bars = ax.bar([str(k) for k in keys], values, color="#4C72B0")
+    ax.bar_label(bars)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("건수 (count)")
+    return fig
+
+
+def plot_category_distribution(records: Sequence):
+    """Bar chart: how many 대화 맥락 추론 questions of each inference type."""
+    from .data import CCI_CATEGORIES
+
+    return _bar(Counter(r.category for r in records), "추론 유형 분포 (category)", "유형", CCI_CATEGORIES)
+
+
+def plot_answer_positions(records: Sequence):
+    """Bar chart: which option is the answer (a skew would let a model cheat)."""
+    from .data import CCI_LABELS
+
+    counts = Counter(r.output for r in records if r.output)
+    return _bar(counts, "정답 위치 분포 (answer position)", "정답", CCI_LABELS)
+
+
+def _hist(values: Sequence[float], title: str, xlabel: str, bins: int = 15):
+    fig, ax = _figure(title)
+    ax.hist(values, bins=bins, color="#55A868", edgecolor="white")
+    ax.axvline(sum(values) / max(len(values), 1), color="#C44E52", linestyle="--", label="평균 (mean)")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("건수 (count)")
+    ax.legend()
+    return fig
+
+
+def plot_turn_counts(records: Sequence):
+    """Histogram: conversation length in turns."""
+    return _hist([len(r.conversation) for r in records], "대화 턴 수 분포 (turns)", "턴 수")
+
+
+def total_length_table(records: Sequence):
+    """One row per record: id, turns and total utterance length in characters."""
+    import pandas as pd
+
+    return pd.DataFrame(
+        {
+            "id": [r.id for r in records],
+            "turns": [len(r.conversation) for r in records],
+            "total_chars": [sum(len(u.utterance) for u in r.conversation) for r in records],
+        }
+    )
+
+
+def plot_total_lengths(records: Sequence):
+    """Histogram: total characters of all utterances of a conversation."""
+    table = total_length_table(records)
+    return _hist(list(table["total_chars"]), "대화 전체 길이 분포 (characters)", "글자 수")
+
+
+def plot_wordcloud(texts: Iterable[str], backend: str = "kiwi", seed: int = 42, max_words: int = 100):
+    """A word cloud of the nouns of ``texts`` (Hangul drawn with NanumGothic, offline)."""
+    from wordcloud import WordCloud
+
+    freq = Counter(n for t in texts for n in nouns(t, backend))
+    cloud = WordCloud(
+        font_path=str(korean_font_path()), background_color="white", width=900, height=450,
+        max_words=max_words, random_state=seed,
+    ).generate_from_frequencies(freq or {"(없음)": 1})
+    fig, ax = _figure("명사 워드클라우드 (nouns)", size=(9, 4.5))
+    ax.imshow(cloud, interpolation="bilinear")
+    ax.axis("off")
+    return fig
+
+
+def plot_length_distributions(records: Sequence, task: str):
+    """Side-by-side histograms of input and output lengths (characters) for ``dcs``/``sc``."""
+    import matplotlib.pyplot as plt
+
+    use_korean_font()
+    if task == "dcs":
+        inputs = [sum(len(u.utterance) for u in r.conversation) for r in records]
+        in_label = "대화 길이 (input)"
+    elif task == "sc":
+        inputs = [len(r.sentence1) + len(r.sentence3) for r in records]
+        in_label = "문장1+문장3 길이 (input)"
+    else:
+        raise ValueError("task must be 'dcs' or 'sc'")
+    outputs = [len(r.output) for r in records if r.output]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    for ax, values, label, color in ((axes[0], inputs, in_label, "#4C72B0"), (axes[1], outputs, "정답 길이 (output)", "#DD8452")):
+        ax.hist(values, bins=12, color=color, edgecolor="white")
+        ax.set_title(label)
+        ax.set_xlabel("글자 수 (characters)")
+    fig.suptitle(f"{task}: 입력·출력 길이 분포")
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,32 @@
+"""Shared test settings: headless plots, fixed threads, offline hub."""
+
+import os
+
+os.environ.setdefault("MPLBACKEND", "Agg")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import json
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture
+def outputs(tmp_path, monkeypatch):
+    """Send everything the helpers write under outputs/ to a temporary folder."""
+    monkeypatch.setenv("KIT_OUTPUTS", str(tmp_path / "outputs"))
+    return tmp_path / "outputs"
+
+
+@pytest.fixture
+def write_json(tmp_path):
+    """Write an object as a UTF-8 JSON file (or raw text) and return its path."""
+
+    def _write(obj, name="data.json", raw=None, bom=False):
+        path = Path(tmp_path) / name
+        text = raw if raw is not None else json.dumps(obj, ensure_ascii=False)
+        path.write_text(("\ufeff" if bom else "") + text, encoding="utf-8")
+        return path
+
+    return _write
