@@ -13,7 +13,7 @@ import random
 from .data import Answer, QAExample
 from .korean import has_final_consonant, with_particle
 
-__all__ = ["synthetic_qa", "positional_baseline_qa", "NAMES", "ATTRIBUTES"]
+__all__ = ["synthetic_qa", "positional_baseline_qa", "vocabulary_texts", "NAMES", "ATTRIBUTES"]
 
 NAMES = ("민수", "지영", "서준", "하은", "도윤", "수아", "예준", "지우", "시우", "서연", "주원", "하린",
          "건우", "채원", "현우", "지아", "우진", "유나", "선우", "다은")
@@ -63,3 +63,11 @@ def positional_baseline_qa(examples: list[QAExample]) -> dict[str, str]:
         head_end = first.index(" ", first.index("의 ") + 2) + 1
         preds[ex.id] = first[head_end:].removesuffix("이다").removesuffix("다").rstrip(".")
     return preds
+
+
+def vocabulary_texts(repeats: int = 3) -> list[str]:
+    """Sentences using every name, attribute and value of the synthetic tasks, ``repeats``
+    times each, so a vocabulary trained with them knows every word (min frequency 2)."""
+    values = [v for vals in ATTRIBUTES.values() for v in vals]
+    lines = [f"{name}의 {attr}" for name in NAMES for attr in ATTRIBUTES] + [f"{v}이다." for v in values]
+    return lines * repeats

@@ -30,3 +30,11 @@ def write_json(tmp_path):
         return path
 
     return _write
+
+
+@pytest.fixture(scope="session")
+def kit_tok(tmp_path_factory):
+    """The kit's morpheme-level WordPiece tokenizer, trained once per test session."""
+    from helpers.korquad import kit_tokenizer
+
+    return kit_tokenizer(tmp_path_factory.mktemp("tok") / "kit-wordpiece")
