@@ -403,6 +403,7 @@ def train_qa(model, tok, train_examples: Sequence[QAExample], dev_examples: Sequ
         report_to=[],
         disable_tqdm=False,
         dataloader_num_workers=0,
+        dataloader_pin_memory=cuda,
     )
     trainer = Trainer(model=model, args=args, train_dataset=_Features(feats, _MODEL_KEYS), callbacks=[EpochEval()])
     trainer.train()

@@ -182,6 +182,7 @@ def pretrain(model, tok, examples: list[dict], cfg: PretrainConfig, output_dir) 
         report_to=[],
         remove_unused_columns=False,
         dataloader_num_workers=0,
+        dataloader_pin_memory=cuda,
     )
     collator = NgramMaskingCollator(tok.hf, cfg.mlm_probability, cfg.max_ngram, cfg.seed)
     trainer = Trainer(model=model, args=args, train_dataset=examples, data_collator=collator)

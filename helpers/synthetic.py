@@ -13,7 +13,8 @@ import random
 from .data import Answer, QAExample
 from .korean import has_final_consonant, with_particle
 
-__all__ = ["synthetic_qa", "positional_baseline_qa", "vocabulary_texts", "NAMES", "ATTRIBUTES"]
+__all__ = ["synthetic_qa", "positional_baseline_qa", "vocabulary_texts", "synthetic_cci", "CCI_FORMS",
+           "CCI_ANSWER_POSITION", "NAMES", "ATTRIBUTES"]
 
 NAMES = ("민수", "지영", "서준", "하은", "도윤", "수아", "예준", "지우", "시우", "서연", "주원", "하린",
          "건우", "채원", "현우", "지아", "우진", "유나", "선우", "다은")
@@ -70,4 +71,66 @@ def vocabulary_texts(repeats: int = 3) -> list[str]:
     times each, so a vocabulary trained with them knows every word (min frequency 2)."""
     values = [v for vals in ATTRIBUTES.values() for v in vals]
     lines = [f"{name}의 {attr}" for name in NAMES for attr in ATTRIBUTES] + [f"{v}이다." for v in values]
+    lines += [form.format(s=s, x=v) for form in CCI_FORMS.values() for s in (1, 2) for v in values[:3]]
     return lines * repeats
+
+
+# ----------------------------------------------------------------------------- multiple choice
+
+#: One sentence form per inference type: the right option is the one written in the form
+#: of the asked type, so a model has to read the question's type and the options.
+CCI_FORMS = {
+    "원인": "화자{s}가 {x} 때문이다.",
+    "후행사건": "화자{s}는 곧 {x} 것이다.",
+    "전제": "화자{s}는 이미 {x} 상태였다.",
+    "동기": "화자{s}는 {x} 싶어서 말했다.",
+    "반응": "화자{s}는 {x} 기분이 들었다.",
+}
+#: Chat lines by theme: a synthetic conversation talks in the theme of its category, so the
+#: category shows all over the prompt, not in one word of the question only.
+_CHAT = {
+    "원인": ("버스를 놓쳐서 늦었어", "비가 와서 옷이 젖었어", "잠을 못 자서 피곤해", "배탈이 나서 결석했어"),
+    "후행사건": ("내일 같이 영화 보자", "다음 주에 이사 간대", "곧 시험 결과 나온대", "이따가 장 보러 갈 거야"),
+    "전제": ("벌써 표는 샀지", "이미 예약해 뒀어", "원래 여기 살았잖아", "전에 말해 둔 대로야"),
+    "동기": ("살 빼고 싶어서 운동해", "칭찬받고 싶었나 봐", "돈 모으려고 아껴 써", "친해지고 싶어서 말 걸었어"),
+    "반응": ("와 진짜 기쁘다", "너무 속상해", "완전 설레", "좀 무섭더라"),
+}
+
+
+#: Where the right option stands for each category in :func:`synthetic_cci`.
+CCI_ANSWER_POSITION = {"원인": 0, "동기": 0, "후행사건": 1, "반응": 1, "전제": 2}
+
+
+def synthetic_cci(n: int, seed: int = 42, split: str = "train"):
+    """``n`` 대화 맥락 추론 records (official layout) that a tiny model can learn: a short
+    chat, a referenced utterance, and three options in the sentence forms of three
+    different inference types (:data:`CCI_FORMS`); the right option is the one in the form
+    of the record's own category, and it stands where :data:`CCI_ANSWER_POSITION` puts it.
+
+    The conversation talks in the theme of its category (``_CHAT``). So the answer follows
+    from the prompt, never from the option order alone: a model that ignores the prompt
+    scores at most 40 % (always A), chance is 1/3. Why so easy: a tiny *randomly
+    initialised* model trained through LoRA adapters only (QLoRA) learns a signal spread
+    over the prompt in a hundred steps, but did not learn to find one decisive word (the
+    category in the question) or to match option forms within a few hundred steps on a
+    CPU (full fine-tuning of the same model learned that in a hundred).
+    """
+    from .data import CCI_CATEGORIES, CCI_LABELS, CCIRecord, Utterance
+
+    rng = random.Random(seed)
+    values = [v for vals in ATTRIBUTES.values() for v in vals]
+    out = []
+    for i in range(n):
+        doc = f"SYN{seed:04d}{i:06d}"
+        category = rng.choice(CCI_CATEGORIES)
+        turns = rng.randint(2, 4)
+        conv = [Utterance(1 + t % 2, rng.choice(_CHAT[category]), f"{doc}.1.{t + 1}") for t in range(turns)]
+        ref = conv[rng.randrange(turns)].utterance_id
+        others = rng.sample([c for c in CCI_CATEGORIES if c != category], 2)
+        answer = CCI_ANSWER_POSITION[category]
+        kinds = others[:answer] + [category] + others[answer:]
+        speaker = rng.choice((1, 2))
+        options = [CCI_FORMS[k].format(s=speaker, x=rng.choice(values)) for k in kinds]
+        out.append(CCIRecord(f"nikluge-2024-대화 맥락 추론-{split}-{i + 1:06d}", conv, [ref], category, *options,
+                             output=CCI_LABELS[answer]))
+    return out

@@ -38,3 +38,26 @@ def kit_tok(tmp_path_factory):
     from helpers.korquad import kit_tokenizer
 
     return kit_tokenizer(tmp_path_factory.mktemp("tok") / "kit-wordpiece")
+
+
+@pytest.fixture(scope="session")
+def tiny_llm_dir(tmp_path_factory):
+    """A tiny random Llama + BPE tokenizer saved like a hub checkpoint, built once per session."""
+    from helpers.llm import tiny_model_dir
+
+    return tiny_model_dir(tmp_path_factory.mktemp("models") / "tiny-llama")
+
+
+@pytest.fixture(scope="session")
+def trained_cci(tiny_llm_dir, tmp_path_factory):
+    """A tiny QLoRA model trained on the synthetic multiple-choice set (seed 0), its tokenizer,
+    config, and the dev records: shared by the inference tests."""
+    from helpers import llm, synthetic
+    from helpers.runtime import seed_everything
+
+    seed_everything(0, threads=2)
+    out = tmp_path_factory.mktemp("cci-run")
+    cfg = llm.LLMConfig.smoke(model_name=str(tiny_llm_dir), output_dir=str(out), seed=0)
+    model, tok = llm.train(cfg, synthetic.synthetic_cci(320, seed=0))
+    dev = synthetic.synthetic_cci(60, seed=100, split="dev")
+    return model, tok, cfg, dev

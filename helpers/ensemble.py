@@ -1,0 +1,131 @@
+"""Ensembling prediction files by hard or soft voting.
+
+    python -m helpers.ensemble --vote hard A.jsonl B.jsonl C.jsonl -o OUT.jsonl
+    python -m helpers.ensemble --vote soft A.jsonl B.jsonl -o OUT.jsonl
+
+Inputs are the kit's prediction files (JSON lines ``{"id", "output", "probs"}``); for hard
+voting a submission file in the official layout also works (it has no probabilities).
+
+- **hard**: each file votes for its label; the majority wins. A tie goes to the tied label
+  with the highest mean probability over the files that carry probabilities; if that
+  still ties (or there are none), to the label of the earliest file among the tied voters
+  — list your best model first. This is the 2024 winner's method.
+- **soft**: the label with the highest mean probability.
+
+    >>> hard_vote([{"q": "inference_1"}, {"q": "inference_2"}, {"q": "inference_2"}])
+    {'q': 'inference_2'}
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Sequence
+
+from .data import CCI_LABELS
+
+__all__ = ["load_votes", "hard_vote", "soft_vote", "ensemble_files"]
+
+
+def load_votes(path: str | Path) -> tuple[dict[str, str], dict[str, dict[str, float]]]:
+    """``(labels, probs)`` by id from a kit prediction file or an official-layout submission."""
+    from .inference import read_predictions
+
+    labels, probs = {}, {}
+    for i, rec in enumerate(read_predictions(path)):
+        if "id" not in rec or not isinstance(rec.get("output"), str) or not rec["output"]:
+            raise ValueError(f"{path}: 레코드 #{i}에 id 또는 output이 없습니다 / record #{i} lacks id or output")
+        labels[rec["id"]] = rec["output"]
+        if isinstance(rec.get("probs"), dict):
+            probs[rec["id"]] = rec["probs"]
+    return labels, probs
+
+
+def _same_ids(votes: Sequence[dict[str, str]]) -> list[str]:
+    ids = list(votes[0])
+    for n, v in enumerate(votes[1:], start=2):
+        if set(v) != set(ids):
+            missing, extra = set(ids) - set(v), set(v) - set(ids)
+            raise ValueError(f"파일 {n}의 id가 파일 1과 다릅니다 / file {n} has other ids than file 1: "
+                             f"missing {sorted(missing)[:3]}, extra {sorted(extra)[:3]}")
+    return ids
+
+
+def hard_vote(votes: Sequence[dict[str, str]], probs: Sequence[dict[str, dict[str, float]]] = ()) -> dict[str, str]:
+    """Majority label per id (tie-break: mean probability, then the earliest file)."""
+    out = {}
+    for qid in _same_ids(votes):
+        labels = [v[qid] for v in votes]
+        counts = Counter(labels)
+        top = max(counts.values())
+        tied = [lab for lab in dict.fromkeys(labels) if counts[lab] == top]  # in order of first vote
+        if len(tied) > 1:
+            known = [p[qid] for p in probs if qid in p]
+            if known:
+                mean = {lab: sum(p.get(lab, 0.0) for p in known) / len(known) for lab in tied}
+                best = max(mean.values())
+                tied = [lab for lab in tied if mean[lab] == best]
+        out[qid] = tied[0]
+    return out
+
+
+def soft_vote(probs: Sequence[dict[str, dict[str, float]]]) -> tuple[dict[str, str], dict[str, dict[str, float]]]:
+    """Label with the highest mean probability per id, and the mean probabilities."""
+    ids = _same_ids([{k: "" for k in p} for p in probs])
+    labels, means = {}, {}
+    for qid in ids:
+        keys = list(dict.fromkeys(k for p in probs for k in p[qid]))
+        mean = {k: sum(p[qid].get(k, 0.0) for p in probs) / len(probs) for k in keys}
+        means[qid] = mean
+        labels[qid] = max(keys, key=lambda k: mean[k])
+    return labels, means
+
+
+def ensemble_files(paths: Sequence[str | Path], vote: str = "hard") -> list[dict]:
+    """Combine prediction files; returns kit prediction records in the first file's order."""
+    loaded = [load_votes(p) for p in paths]
+    votes, probs = [v for v, _ in loaded], [p for _, p in loaded if p]
+    if vote == "soft":
+        if len(probs) != len(paths):
+            raise ValueError("soft voting needs probabilities in every file (kit prediction files carry them)")
+        labels, means = soft_vote(probs)
+    elif vote == "hard":
+        labels = hard_vote(votes, probs)
+        means = {qid: {lab: sum(p[qid].get(lab, 0.0) for p in probs) / len(probs) for lab in CCI_LABELS}
+                 for qid in labels} if len(probs) == len(paths) else {}
+    else:
+        raise ValueError("vote must be 'hard' or 'soft'")
+    out = []
+    for qid in votes[0]:
+        rec = {"id": qid, "output": labels[qid], "votes": dict(Counter(v[qid] for v in votes))}
+        if qid in means:
+            rec["probs"] = {k: round(v, 6) for k, v in means[qid].items()}
+        out.append(rec)
+    return out
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m helpers.ensemble", description="hard/soft voting over prediction files")
+    parser.add_argument("--vote", choices=["hard", "soft"], default="hard")
+    parser.add_argument("files", nargs="+")
+    parser.add_argument("-o", "--out", required=True)
+    args = parser.parse_args(argv)
+    try:
+        records = ensemble_files(args.files, args.vote)
+    except (ValueError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    with open(args.out, "w", encoding="utf-8") as f:
+        for rec in records:
+            f.write(json.dumps(rec, ensure_ascii=False) + "\n")
+    changed = sum(1 for r in records if len(r["votes"]) > 1)
+    print(f"{args.vote} vote over {len(args.files)} files: {len(records)} predictions ({changed} with disagreement) -> {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,172 @@
+import json
+import os
+import subprocess
+import sys
+from dataclasses import replace
+
+import pytest
+import torch
+
+from helpers import inference, llm, synthetic
+
+
+def test_qlora_really_quantizes_and_trains_only_adapters(tiny_llm_dir, tmp_path):
+    import bitsandbytes as bnb
+
+    cfg = llm.LLMConfig.smoke(model_name=str(tiny_llm_dir), output_dir=str(tmp_path))
+    model, tok = llm.load_model(cfg)
+    assert any(isinstance(m, bnb.nn.Linear4bit) for m in model.modules())
+    q = next(m for m in model.modules() if isinstance(m, bnb.nn.Linear4bit))
+    assert q.weight.quant_type == "nf4" and q.weight.quant_state.nested  # double quantisation
+    model = llm.add_adapters(model, cfg)
+    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+    assert trainable and all("lora_" in n for n in trainable)
+    assert any("lm_head.lora_A" in n for n in trainable)  # the seed also adapts lm_head
+    assert {t for t in cfg.target_modules} == set(llm.SEED_TARGETS)
+
+
+def test_seed_defaults():
+    cfg = llm.LLMConfig()
+    assert (cfg.lora_r, cfg.lora_alpha, cfg.lora_dropout) == (16, 32, 0.01)
+    assert (cfg.learning_rate, cfg.lr_scheduler_type, cfg.warmup_steps, cfg.weight_decay) == (2e-4, "cosine", 20, 0.1)
+    assert (cfg.gradient_checkpointing, cfg.max_length, cfg.seed) == (True, 1024, 42)
+    assert llm.LLMConfig.from_json(cfg.to_json()) == cfg
+
+
+def test_loss_is_on_answer_tokens_only(tiny_llm_dir):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(tiny_llm_dir)
+    model = AutoModelForCausalLM.from_pretrained(tiny_llm_dir)
+    enc = llm.encode_example(tok, "<|user|>\n질문입니다</s>\n<|assistant|>\n", "B", max_length=64)
+    n_prompt = len(tok("<|user|>\n질문입니다</s>\n<|assistant|>\n", add_special_tokens=False)["input_ids"])
+    assert enc["labels"][:n_prompt] == [-100] * n_prompt
+    assert enc["labels"][n_prompt:] == enc["input_ids"][n_prompt:] == tok("B", add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
+    batch = llm.AnswerOnlyCollator(tok.pad_token_id)([enc, llm.encode_example(tok, "짧은 질문", "A", 64)])
+    assert (batch["labels"][batch["attention_mask"] == 0] == -100).all()
+    with torch.no_grad():
+        out = model(**batch)
+        logits = out.logits[:, :-1].float()
+        labels = batch["labels"][:, 1:]
+        keep = labels != -100
+        manual = torch.nn.functional.cross_entropy(logits[keep], labels[keep])
+        everything = torch.nn.functional.cross_entropy(logits[batch["attention_mask"][:, 1:] == 1],
+                                                       batch["input_ids"][:, 1:][batch["attention_mask"][:, 1:] == 1])
+    assert out.loss.item() == pytest.approx(manual.item(), rel=1e-4)
+    assert abs(out.loss.item() - everything.item()) > 1e-3
+
+
+def test_long_prompts_lose_their_beginning_not_the_answer(tiny_llm_dir):
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(tiny_llm_dir)
+    enc = llm.encode_example(tok, "앞부분 " * 200 + "질문?", "C", max_length=40)
+    assert len(enc["input_ids"]) == 40 and tok.decode(enc["input_ids"]).endswith("질문?C</s>")
+
+
+def test_training_beats_chance_and_saves_adapter_tokenizer_config(trained_cci):
+    model, tok, cfg, dev = trained_cci
+    preds = inference.predict_cci(model, tok, dev, progress=False)
+    acc = sum(p["output"] == r.output for p, r in zip(preds, dev)) / len(dev)
+    assert acc >= 0.8, acc  # chance 1/3; always-A 0.4
+    final = os.path.join(cfg.output_dir, "final")
+    for name in ("adapter_config.json", "adapter_model.safetensors", "tokenizer.json", "kit_llm_config.json"):
+        assert os.path.isfile(os.path.join(final, name)), name
+    assert llm.LLMConfig.from_json(open(os.path.join(final, "kit_llm_config.json"), encoding="utf-8").read()) == cfg
+
+
+@pytest.mark.slow
+def test_training_beats_chance_on_another_seed(tiny_llm_dir, tmp_path):
+    from helpers.runtime import seed_everything
+
+    seed_everything(1, threads=2)
+    cfg = llm.LLMConfig.smoke(model_name=str(tiny_llm_dir), output_dir=str(tmp_path), seed=1)
+    model, tok = llm.train(cfg, synthetic.synthetic_cci(320, seed=1))
+    dev = synthetic.synthetic_cci(60, seed=101, split="dev")
+    preds = inference.predict_cci(model, tok, dev, progress=False)
+    assert sum(p["output"] == r.output for p, r in zip(preds, dev)) / len(dev) >= 0.8
+
+
+def test_resume_continues_from_the_last_checkpoint(tiny_llm_dir, tmp_path):
+    from transformers import TrainerCallback
+
+    class Count(TrainerCallback):
+        steps = 0
+
+        def on_step_end(self, args, state, control, **kw):
+            Count.steps += 1
+
+    records = synthetic.synthetic_cci(64, seed=3)
+    cfg = llm.LLMConfig.smoke(model_name=str(tiny_llm_dir), output_dir=str(tmp_path), save_steps=2)
+    llm.train(cfg, records, max_steps=4)                      # "interrupted" after 4 steps
+    assert llm.last_checkpoint(tmp_path).endswith("checkpoint-4")
+    Count.steps = 0
+    model, _ = llm.train(cfg, records, max_steps=6, callbacks=[Count()])
+    assert Count.steps == 2                                   # only steps 5 and 6 ran again
+    assert llm.last_checkpoint(tmp_path).endswith("checkpoint-6")
+
+
+def test_batched_scoring_chooses_the_same_labels_as_one_at_a_time(trained_cci):
+    model, tok, cfg, dev = trained_cci
+    prompts = inference.cci_prompts(dev, tok)
+    batched = inference.score_options(model, tok, prompts, max_tokens=2048, progress=False)
+    single = [inference.score_options(model, tok, [p], progress=False)[0] for p in prompts]
+    argmax = lambda rows: [max(range(3), key=r.__getitem__) for r in rows]
+    assert argmax(batched) == argmax(single)
+    assert all(abs(sum(r) - 1) < 1e-5 for r in batched)
+    lengths = {len(tok(p, add_special_tokens=False)["input_ids"]) for p in prompts}
+    assert len(lengths) > 3  # really different lengths, so left padding was exercised
+
+
+def test_generation_mode_parses_the_same_letters(trained_cci):
+    model, tok, cfg, dev = trained_cci
+    prompts = inference.cci_prompts(dev[:20], tok)
+    letters = inference.generate_letters(model, tok, prompts, batch_size=8)
+    scored = [p["output"] for p in inference.predict_cci(model, tok, dev[:20], progress=False)]
+    assert [f"inference_{'ABC'.index(x) + 1}" if x else None for x in letters] == scored
+
+
+def test_prediction_file_resumes_without_redoing(trained_cci, tmp_path):
+    model, tok, cfg, dev = trained_cci
+    out = tmp_path / "pred.jsonl"
+    inference.predict_cci_file(model, tok, dev[:10], out, chunk=4)       # an interrupted run
+    calls = []
+    original = inference.score_options
+
+    def counting(m, t, prompts, **kw):
+        calls.append(len(prompts))
+        return original(m, t, prompts, **kw)
+
+    inference.score_options = counting
+    try:
+        preds = inference.predict_cci_file(model, tok, dev, out, chunk=16)
+    finally:
+        inference.score_options = original
+    assert sum(calls) == len(dev) - 10
+    assert [p["id"] for p in preds] == [r.id for r in dev]
+    lines = out.read_text(encoding="utf-8").splitlines()
+    assert len(lines) == len(dev) and "대화 맥락 추론" in lines[0]
+    assert set(json.loads(lines[0])["probs"]) == {"inference_1", "inference_2", "inference_3"}
+
+
+def test_merged_model_answers_like_the_adapter(trained_cci, tmp_path):
+    model, tok, cfg, dev = trained_cci
+    merged_dir = llm.merge_adapter(os.path.join(cfg.output_dir, "final"), tmp_path / "merged")
+    merged, mtok = llm.load_for_inference(merged_dir)
+    a = [p["output"] for p in inference.predict_cci(model, tok, dev, progress=False)]
+    b = [p["output"] for p in inference.predict_cci(merged, mtok, dev, progress=False)]
+    assert sum(x == y for x, y in zip(a, b)) >= len(dev) - 1
+
+
+@pytest.mark.slow
+def test_entry_point_runs_as_two_ddp_processes(tiny_llm_dir, tmp_path):
+    """torchrun with two gloo ranks on the CPU: both finish, one adapter is saved."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "KIT_OUTPUTS": str(tmp_path / "outputs")}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533",
+           "-m", "helpers.llm", "train", "--synthetic", "64", "--max-steps", "4", "--model-name", str(tiny_llm_dir),
+           "--output-dir", str(tmp_path / "ddp"), "--save-steps", "100"]
+    res = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "rank 0/2 done" in res.stdout and "rank 1/2 done" in res.stdout
+    assert res.stdout.count("saved ->") == 1
+    assert (tmp_path / "ddp" / "final" / "adapter_model.safetensors").is_file()
