@@ -1,4 +1,5 @@
 # k-nlp-kit: two commands matter — `make run` (the whole course) and `make test` (what CI runs).
+SHELL  := /bin/bash
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
@@ -18,7 +19,9 @@ setup: $(STAMP)
 # One install: torch 2.13.0 (the CPU build on this machine) and the exact pins of constraints.txt.
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --disable-pip-version-check -c constraints.txt -e ".[$(EXTRAS)]"
+	@# (the grep drops this machine's pip notices about unreachable local index folders)
+	set -o pipefail; $(PY) -m pip install -q --disable-pip-version-check -c constraints.txt -e ".[$(EXTRAS)]" 2>&1 \
+		| { grep -v "^WARNING: Location 'file://" || true; }
 	@touch $(STAMP)
 	@echo "environment ready: $(VENV)"
 

@@ -29,6 +29,7 @@ __all__ = [
     "generate_letters",
     "GenerationConfig",
     "generate_texts",
+    "generate_outputs",
     "clean_generation",
     "predict_cci",
     "predict_cci_file",
@@ -126,6 +127,13 @@ class GenerationConfig:
     batch_size: int = 16
     max_tokens: int | None = None  # token budget per batch (prompt + new tokens); None: batch_size only
 
+    @classmethod
+    def for_task(cls, task: str, **overrides) -> "GenerationConfig":
+        """The seeds' decoding: greedy for 일상 대화 요약 (EXAONE, long summaries), beam
+        search for 이야기 완성 (polyglot-ko, one sentence); override anything."""
+        base = {"dcs": dict(max_new_tokens=512), "sc": dict(max_new_tokens=64, num_beams=4)}[task]
+        return cls(**{**base, **overrides})
+
     def generate_kwargs(self) -> dict:
         kw = dict(max_new_tokens=self.max_new_tokens, num_beams=self.num_beams, do_sample=self.do_sample,
                   repetition_penalty=self.repetition_penalty)
@@ -173,9 +181,17 @@ def generate_texts(model, tokenizer, prompts: Sequence[str], cfg: GenerationConf
 
 def cci_prompts(records: Sequence, tokenizer, style: str = "base") -> list[str]:
     """Rendered prompts (with the generation prompt) of 대화 맥락 추론 records."""
-    from .prompts import cci_messages, render
+    from .llm import prompt_and_answer
 
-    return [render(tokenizer, cci_messages(r, style)) for r in records]
+    return [prompt_and_answer(r, tokenizer, style)[0] for r in records]
+
+
+def generate_outputs(model, tokenizer, records: Sequence, cfg: "GenerationConfig | None" = None) -> dict[str, str]:
+    """Generated answers of 일상 대화 요약 / 이야기 완성 records, by id (cleaned to one line)."""
+    from .llm import prompt_and_answer
+
+    texts = generate_texts(model, tokenizer, [prompt_and_answer(r, tokenizer)[0] for r in records], cfg)
+    return {r.id: t for r, t in zip(records, texts)}
 
 
 def predict_cci(model, tokenizer, records: Sequence, style: str = "base", **score_kw) -> list[dict]:

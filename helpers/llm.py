@@ -34,6 +34,8 @@ __all__ = [
     "add_adapters",
     "encode_example",
     "AnswerOnlyCollator",
+    "prompt_and_answer",
+    "sft_examples",
     "train",
     "last_checkpoint",
     "save_adapter",
@@ -247,21 +249,36 @@ class AnswerOnlyCollator:
         return {k: torch.tensor(v) for k, v in batch.items()}
 
 
-def sft_examples(records: Sequence, tokenizer, cfg: LLMConfig, task: str = "cci") -> list[dict]:
-    """Prompt/answer pairs of ``records`` encoded for answer-only training."""
+def task_of(record) -> str:
+    """``cci``, ``dcs`` or ``sc`` from the record's type."""
+    from .data import CCIRecord, DCSRecord, SCRecord
+
+    for cls, task in ((CCIRecord, "cci"), (DCSRecord, "dcs"), (SCRecord, "sc")):
+        if isinstance(record, cls):
+            return task
+    raise TypeError(f"no LLM task for {type(record).__name__}")
+
+
+def prompt_and_answer(record, tokenizer, style: str = "base") -> tuple[str, str | None]:
+    """The rendered prompt (with the generation prompt) and the target text of any task's record."""
     from . import prompts
 
+    task = task_of(record)
+    if task == "cci":
+        msgs, answer = prompts.cci_messages(record, style), (prompts.cci_answer(record) if record.output else None)
+    else:
+        msgs, answer = (prompts.dcs_messages(record) if task == "dcs" else prompts.sc_messages(record)), record.output
+    return prompts.render(tokenizer, msgs), answer
+
+
+def sft_examples(records: Sequence, tokenizer, cfg: LLMConfig) -> list[dict]:
+    """Prompt/answer pairs of ``records`` (any mix of tasks) encoded for answer-only training."""
     out = []
     for rec in records:
-        if task == "cci":
-            msgs, answer = prompts.cci_messages(rec, cfg.prompt_style), prompts.cci_answer(rec)
-        elif task == "dcs":
-            msgs, answer = prompts.dcs_messages(rec), rec.output
-        elif task == "sc":
-            msgs, answer = prompts.sc_messages(rec), rec.output
-        else:
-            raise ValueError(f"unknown task '{task}'")
-        out.append(encode_example(tokenizer, prompts.render(tokenizer, msgs), answer, cfg.max_length))
+        prompt, answer = prompt_and_answer(rec, tokenizer, cfg.prompt_style)
+        if answer is None:
+            raise ValueError(f"{rec.id}: 정답이 없는 레코드로는 학습할 수 없습니다 / cannot train on a record without an answer")
+        out.append(encode_example(tokenizer, prompt, answer, cfg.max_length))
     return out
 
 
@@ -309,9 +326,9 @@ def training_arguments(cfg: LLMConfig, **overrides):
     return TrainingArguments(**args)
 
 
-def train(cfg: LLMConfig, records: Sequence, task: str = "cci", *, resume: bool = True, model=None, tokenizer=None,
+def train(cfg: LLMConfig, records: Sequence, *, resume: bool = True, model=None, tokenizer=None,
           callbacks: Sequence = (), **arg_overrides):
-    """Fine-tune on ``records`` (answer-only loss) and save the adapter with its tokenizer and config.
+    """Fine-tune on ``records`` of any task (answer-only loss); save the adapter with its tokenizer and config.
 
     Checkpoints go to ``cfg.output_dir`` every ``cfg.save_steps`` optimizer steps; with
     ``resume`` a run restarts from the newest one (after a Colab disconnect, say). Returns
@@ -325,7 +342,7 @@ def train(cfg: LLMConfig, records: Sequence, task: str = "cci", *, resume: bool 
     if model is None:
         model, tokenizer = load_model(cfg)
         model = add_adapters(model, cfg)
-    examples = sft_examples(records, tokenizer, cfg, task)
+    examples = sft_examples(records, tokenizer, cfg)
     trainer = Trainer(
         model=model, args=training_arguments(cfg, **arg_overrides), train_dataset=examples,
         data_collator=AnswerOnlyCollator(tokenizer.pad_token_id), callbacks=list(callbacks),
@@ -434,7 +451,7 @@ def main(argv=None) -> int:
         path = args.train or data.data_file(args.task, "train")
         records = data.load(args.task, path)
     extra = {"max_steps": args.max_steps} if args.max_steps > 0 else {}
-    train(cfg, records, args.task, **extra)
+    train(cfg, records, **extra)
     rank, world = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
     print(f"rank {rank}/{world} done", flush=True)
     if rank == 0:

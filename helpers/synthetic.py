@@ -14,7 +14,7 @@ from .data import Answer, QAExample
 from .korean import has_final_consonant, with_particle
 
 __all__ = ["synthetic_qa", "positional_baseline_qa", "vocabulary_texts", "synthetic_cci", "CCI_FORMS",
-           "CCI_ANSWER_POSITION", "NAMES", "ATTRIBUTES"]
+           "CCI_ANSWER_POSITION", "synthetic_dcs", "synthetic_sc", "synthetic_summary", "NAMES", "ATTRIBUTES"]
 
 NAMES = ("민수", "지영", "서준", "하은", "도윤", "수아", "예준", "지우", "시우", "서연", "주원", "하린",
          "건우", "채원", "현우", "지아", "우진", "유나", "선우", "다은")
@@ -72,6 +72,8 @@ def vocabulary_texts(repeats: int = 3) -> list[str]:
     values = [v for vals in ATTRIBUTES.values() for v in vals]
     lines = [f"{name}의 {attr}" for name in NAMES for attr in ATTRIBUTES] + [f"{v}이다." for v in values]
     lines += [form.format(s=s, x=v) for form in CCI_FORMS.values() for s in (1, 2) for v in values[:3]]
+    lines += [line for lines_ in TOPIC_LINES.values() for line in lines_] + list(STORY_MIDDLES.values())
+    lines += [synthetic_summary(t) for t in TOPIC_LINES]
     return lines * repeats
 
 
@@ -133,4 +135,60 @@ def synthetic_cci(n: int, seed: int = 42, split: str = "train"):
         options = [CCI_FORMS[k].format(s=speaker, x=rng.choice(values)) for k in kinds]
         out.append(CCIRecord(f"nikluge-2024-대화 맥락 추론-{split}-{i + 1:06d}", conv, [ref], category, *options,
                              output=CCI_LABELS[answer]))
+    return out
+
+
+# ----------------------------------------------------------------------------- generation
+
+#: Topic -> spoken lines about it, for the synthetic summary and story tasks.
+TOPIC_LINES = {
+    "여행": ("어~ 지난달에 제주도 다녀왔어요", "비행기 표가 좀 비쌌어요", "바다가 정말 예뻤어요", "다음엔 부산에 가 보려고요"),
+    "음식": ("요즘 떡볶이를 자주 먹어요", "저는 매운 걸 잘 못 먹어요", "김치찌개는 직접 끓여요", "동네 빵집이 맛있어요"),
+    "운동": ("아침마다 달리기를 해요", "헬스장에 다니기 시작했어요", "무릎이 좀 아파서 쉬었어요", "주말엔 축구를 해요"),
+    "영화": ("어제 극장에서 영화를 봤어요", "공포 영화는 무서워서 못 봐요", "배우 연기가 좋았어요", "집에서 드라마를 몰아 봤어요"),
+    "날씨": ("오늘 너무 덥네요", "장마가 길어서 힘들어요", "눈이 많이 와서 길이 미끄러웠어요", "요즘은 아침저녁으로 쌀쌀해요"),
+}
+#: The middle sentence each story theme calls for.
+STORY_MIDDLES = {
+    "여행": "그래서 그는 가방을 싸서 기차역으로 갔다.",
+    "음식": "그는 냉장고에 남은 재료로 요리를 시작했다.",
+    "운동": "그는 운동화를 신고 공원으로 달려 나갔다.",
+    "영화": "그는 표를 사서 극장 맨 앞자리에 앉았다.",
+    "날씨": "갑자기 하늘이 어두워지더니 비가 쏟아졌다.",
+}
+
+
+def synthetic_summary(topic: str) -> str:
+    """The target summary of a synthetic conversation about ``topic``."""
+    return f"두 화자는 {topic}에 대해 이야기했습니다."
+
+
+def synthetic_dcs(n: int, seed: int = 42, split: str = "train"):
+    """``n`` 일상 대화 요약 records whose summary names the conversation's topic
+    ("두 화자는 여행에 대해 이야기했습니다."): the lines of the conversation all come from
+    that topic, so a tiny model can learn it; an untrained model scores near 0 ROUGE-1."""
+    from .data import DCSRecord, Utterance
+
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        topic = rng.choice(list(TOPIC_LINES))
+        speakers = (f"SD2{seed % 1000:03d}{i % 100:02d}1", f"SD2{seed % 1000:03d}{i % 100:02d}2")
+        conv = [Utterance(speakers[t % 2], rng.choice(TOPIC_LINES[topic])) for t in range(rng.randint(2, 4))]
+        out.append(DCSRecord(f"nikluge-2024-일상 대화 요약-{split}-{i + 1:06d}", conv, [topic], synthetic_summary(topic)))
+    return out
+
+
+def synthetic_sc(n: int, seed: int = 42, split: str = "train"):
+    """``n`` 이야기 완성 records whose missing middle sentence is fixed by the story's theme
+    (:data:`STORY_MIDDLES`); sentences 1 and 3 are lines of that theme."""
+    from .data import SCRecord
+
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        topic = rng.choice(list(STORY_MIDDLES))
+        first, third = rng.sample(TOPIC_LINES[topic], 2)
+        out.append(SCRecord(f"nikluge-2023-sc-{split}-{i + 1:06d}", f"{with_particle(rng.choice(NAMES), '이/가')} 말했다. \"{first}\"",
+                            f"결국 \"{third}\"라고 그는 덧붙였다.", STORY_MIDDLES[topic]))
     return out

@@ -1,0 +1,127 @@
+import json
+import math
+import subprocess
+import sys
+
+import pytest
+
+from helpers import inference, llm, metrics, synthetic
+
+# ---------------------------------------------------------------- official metrics, by hand
+
+LONG_REF = "두 화자는 제주도 여행을 다녀왔다고 말했다"   # 두/화자/는/제주/도/여행/을/다녀왔/다고/말/했/다
+
+
+def test_rouge1_units_follow_the_definition():
+    assert metrics.rouge1_tokens("그는 KTX-이음을 2021년에 탔다.") == ["그", "는", "ktx", "이음", "을", "2021", "년", "에", "탔", "다"]
+    assert metrics.rouge1_tokens("「처용의 밤」을 썼다!!") == ["처용", "의", "밤", "을", "썼", "다"]
+    assert metrics.rouge1_tokens(" ".join(["가"] * 1500), "whitespace") == ["가"] * 1000   # first 1000 words only
+
+
+@pytest.mark.parametrize("pred, ref, expected", [
+    ("두 화자는 여행을 했다", LONG_REF, 2 * 1 * (7 / 12) / (1 + 7 / 12)),     # 7 of 7 predicted units in 12
+    ("그는 ktx 이음을 탔다", "그는 KTX-이음을 2021년에 탔다.", 2 * 1 * 0.7 / 1.7),   # Latin lowercased, digits kept
+    ("「처용의 밤」을 썼다!!", "처용의 밤을 썼다", 1.0),                           # punctuation does not count
+    ("여행을", "여행이", 0.5),                                                     # particles are their own units
+    ("", "처용의 밤을 썼다", 0.0),                                                  # empty prediction
+    ("다 다 다", "다", 2 * (1 / 3) * 1 / (1 / 3 + 1)),                             # clipped counts
+])
+def test_rouge1_f_by_hand(pred, ref, expected):
+    assert metrics.rouge1_f(pred, ref) == pytest.approx(expected)
+
+
+def test_rouge1_is_the_mean_percentage_and_tokenisation_matters():
+    assert metrics.rouge1(["여행을", ""], ["여행이", "처용"]) == pytest.approx(25.0)
+    assert metrics.rouge1(["여행을"], ["여행이"], tokenize="whitespace") == 0.0
+    assert metrics.rouge1(["여행을"], ["여행이"], tokenize="char") == pytest.approx(200 / 3)
+    with pytest.raises(ValueError, match="2 predictions vs 1"):
+        metrics.rouge1(["a", "b"], ["a"])
+
+
+@pytest.mark.parametrize("pred, ref, expected", [
+    ("두 화자는 여행을 했다", LONG_REF, math.exp(1 - 12 / 7)),                         # precision 1, brevity penalty
+    ("그는 ktx 이음을 탔다", "그는 KTX-이음을 2021년에 탔다.", 6 / 7 * math.exp(1 - 12 / 7)),  # raw text: case kept
+    ("「처용의 밤」을 썼다!!", "처용의 밤을 썼다", 6 / 10),                              # raw text: symbols count
+    ("", "처용의 밤을 썼다", 0.0),
+])
+def test_bleu_by_hand(pred, ref, expected):
+    assert metrics.bleu([pred], [ref]) == pytest.approx(100 * expected)
+
+
+def test_model_based_scores_are_skipped_not_faked_offline():
+    scores = metrics.model_based_scores(["가"], ["가"])
+    assert set(scores) == {"BERTScore", "BLEURT"}
+    assert all(isinstance(v, str) and v.startswith("skipped:") for v in scores.values())
+
+
+def test_cli_generation_scores_two_files(tmp_path):
+    gold = [{"id": "a", "input": {"sentence1": "x", "sentence3": "y"}, "output": "처용의 밤을 썼다"},
+            {"id": "b", "input": {"sentence1": "x", "sentence3": "y"}, "output": "여행이"}]
+    (tmp_path / "gold.jsonl").write_text("\n".join(json.dumps(g, ensure_ascii=False) for g in gold), encoding="utf-8")
+    (tmp_path / "pred.json").write_text(json.dumps([dict(gold[0], output="「처용의 밤」을 썼다!!"), dict(gold[1], output="여행을")],
+                                                   ensure_ascii=False), encoding="utf-8")
+    res = subprocess.run([sys.executable, "-m", "helpers.metrics", "generation", str(tmp_path / "gold.jsonl"), str(tmp_path / "pred.json")],
+                         capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout) == {"ROUGE-1": 75.0, "BLEU": round(100 * (0.6 + 0.5) / 2, 2)}
+
+
+# ---------------------------------------------------------------- generation machinery
+
+
+def test_clean_generation_and_task_configs():
+    assert inference.clean_generation("두 화자는\n\n여행에   대해\t이야기했다. ") == "두 화자는 여행에 대해 이야기했다."
+    assert inference.GenerationConfig.for_task("sc").num_beams > 1
+    assert inference.GenerationConfig.for_task("dcs").num_beams == 1
+    sampled = inference.GenerationConfig(do_sample=True, temperature=0.7, top_p=0.9).generate_kwargs()
+    assert sampled["temperature"] == 0.7 and sampled["do_sample"]
+
+
+def test_synthetic_generation_sets_are_consistent():
+    dcs = synthetic.synthetic_dcs(20, seed=0)
+    assert all(r.output == synthetic.synthetic_summary(r.subject_keyword[0]) for r in dcs)
+    sc = synthetic.synthetic_sc(20, seed=0)
+    assert {r.output for r in sc} <= set(synthetic.STORY_MIDDLES.values())
+
+
+@pytest.fixture(scope="module")
+def trained_gen(tiny_llm_dir, tmp_path_factory):
+    from helpers.runtime import seed_everything
+
+    seed_everything(0, threads=2)
+    cfg = llm.LLMConfig.smoke(model_name=str(tiny_llm_dir), output_dir=str(tmp_path_factory.mktemp("gen")), epochs=4.0)
+    model, tok = llm.load_model(cfg)
+    model = llm.add_adapters(model, cfg)
+    dev = synthetic.synthetic_dcs(16, seed=7, split="dev")
+    greedy = inference.GenerationConfig(max_new_tokens=32, batch_size=8)
+    before = inference.generate_outputs(model, tok, dev, greedy)
+    model, tok = llm.train(cfg, synthetic.synthetic_dcs(320, seed=0), model=model, tokenizer=tok)
+    return model, tok, dev, before, greedy
+
+
+def test_training_lifts_rouge_far_above_the_untrained_model(trained_gen):
+    model, tok, dev, before, greedy = trained_gen
+    after = inference.generate_outputs(model, tok, dev, greedy)
+    refs = [r.output for r in dev]
+    r_before = metrics.rouge1([before[r.id] for r in dev], refs)
+    r_after = metrics.rouge1([after[r.id] for r in dev], refs)
+    assert r_before < 20 and r_after >= 80, (r_before, r_after)
+
+
+def test_batched_greedy_equals_one_at_a_time(trained_gen):
+    model, tok, dev, _, greedy = trained_gen
+    prompts = [llm.prompt_and_answer(r, tok)[0] for r in dev]
+    assert len({len(tok(p)["input_ids"]) for p in prompts}) > 3      # different lengths: left padding used
+    batched = inference.generate_texts(model, tok, prompts, greedy, progress=False)
+    single = [inference.generate_texts(model, tok, [p], greedy, progress=False)[0] for p in prompts]
+    assert batched == single
+
+
+def test_token_budget_batches_respect_the_budget():
+    lengths = [30, 5, 12, 50, 7, 7, 22]
+    batches = inference.token_budget_batches(lengths, max_tokens=60, max_batch=3)
+    assert sorted(i for b in batches for i in b) == list(range(len(lengths)))
+    for b in batches:
+        assert len(b) <= 3 and (max(lengths[i] for i in b) * len(b) <= 60 or len(b) == 1)
+    flat = [lengths[i] for b in batches for i in b]
+    assert flat == sorted(flat)   # shortest first
