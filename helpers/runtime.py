@@ -202,11 +202,32 @@ def setup(seed: int = 42, *, verbose: bool = True) -> Runtime:
     Every lesson's first code cell calls this.
     """
     rt = detect(seed)
+    engine = _import_fast_engine(rt)
     if rt.smoke:
         # Small CPU machines: a fixed thread count keeps timings and results repeatable.
         seed_everything(seed, threads=min(2, os.cpu_count() or 1))
     else:
         seed_everything(seed)
     if verbose:
-        print(rt.summary())
+        print(rt.summary() + f" | engine {engine}")
     return rt
+
+
+def _import_fast_engine(rt: Runtime) -> str:
+    """On a GPU, import unsloth now, before anything imports transformers (it patches them).
+
+    ``KIT_ENGINE=hf`` keeps the plain transformers + peft path. Returns the engine name.
+    """
+    import importlib.util
+
+    if rt.device != "cuda" or os.environ.get("KIT_ENGINE", "auto") == "hf" or importlib.util.find_spec("unsloth") is None:
+        return "hf"
+    if "transformers" in sys.modules and "unsloth" not in sys.modules:
+        print("주의: transformers가 unsloth보다 먼저 불러와졌습니다 / transformers was imported before unsloth; "
+              "restart the runtime and run this cell first for unsloth's optimisations")
+    try:
+        import unsloth  # noqa: F401
+    except Exception as err:
+        print(f"unsloth import failed ({type(err).__name__}); using hf")
+        return "hf"
+    return "unsloth"

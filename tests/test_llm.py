@@ -22,12 +22,15 @@ def test_qlora_really_quantizes_and_trains_only_adapters(tiny_llm_dir, tmp_path)
     trainable = {n for n, p in model.named_parameters() if p.requires_grad}
     assert trainable and all("lora_" in n for n in trainable)
     assert any("lm_head.lora_A" in n for n in trainable)  # the seed also adapts lm_head
-    assert {t for t in cfg.target_modules} == set(llm.SEED_TARGETS)
+    assert set(cfg.lora_settings("hf")[1]) == set(llm.SEED_TARGETS)
 
 
 def test_seed_defaults():
     cfg = llm.LLMConfig()
-    assert (cfg.lora_r, cfg.lora_alpha, cfg.lora_dropout) == (16, 32, 0.01)
+    assert (cfg.lora_r, cfg.lora_alpha) == (16, 32)
+    assert cfg.lora_settings("hf") == (0.01, llm.SEED_TARGETS)
+    assert cfg.lora_settings("unsloth") == (0.0, llm.SEVEN_PROJECTIONS)   # the fast engine's defaults
+    assert llm.LLMConfig(lora_dropout=0.05).lora_settings("unsloth")[0] == 0.05
     assert (cfg.learning_rate, cfg.lr_scheduler_type, cfg.warmup_steps, cfg.weight_decay) == (2e-4, "cosine", 20, 0.1)
     assert (cfg.gradient_checkpointing, cfg.max_length, cfg.seed) == (True, 1024, 42)
     assert llm.LLMConfig.from_json(cfg.to_json()) == cfg
@@ -170,3 +173,49 @@ def test_entry_point_runs_as_two_ddp_processes(tiny_llm_dir, tmp_path):
     assert "rank 0/2 done" in res.stdout and "rank 1/2 done" in res.stdout
     assert res.stdout.count("saved ->") == 1
     assert (tmp_path / "ddp" / "final" / "adapter_model.safetensors").is_file()
+
+
+def test_engine_selection_on_a_cpu(monkeypatch):
+    assert llm.resolve_engine("auto") == "hf"          # no CUDA here: never unsloth
+    assert llm.resolve_engine("hf") == "hf"
+    with pytest.raises(RuntimeError, match="needs a CUDA GPU"):
+        llm.resolve_engine("unsloth")
+    with pytest.raises(ValueError):
+        llm.resolve_engine("fast")
+    import importlib.util
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "unsloth" else object())
+    assert llm.resolve_engine("auto") == "hf"          # a GPU without unsloth installed
+
+
+def test_token_budget_training_groups_by_length_and_keeps_the_effective_batch(tiny_llm_dir, tmp_path):
+    seen = []
+    records = synthetic.synthetic_cci(48, seed=5)
+    cfg = llm.LLMConfig.smoke(model_name=str(tiny_llm_dir), output_dir=str(tmp_path), max_tokens_per_batch=1024,
+                              per_device_batch_size=4, gradient_accumulation_steps=4, epochs=1.0)
+    model, tok = llm.load_model(cfg)
+    model = llm.add_adapters(model, cfg)
+    original = model.forward
+
+    def spy(*args, **kw):
+        seen.append(tuple(kw["input_ids"].shape))
+        return original(*args, **kw)
+
+    model.forward = spy
+    llm.train(cfg, records, model=model, tokenizer=tok)
+    assert sum(b for b, _ in seen) == len(records)               # every example once per epoch
+    assert all(b * n <= 1024 or b == 1 for b, n in seen)          # padded tokens within the budget
+    assert len({b for b, _ in seen}) > 1                          # batch size follows the lengths
+    lengths = [len(e["input_ids"]) for e in llm.sft_examples(records, tok, cfg)]
+    sampler = llm.TokenBudgetSampler(lengths, 1024, seed=0)
+    first, second = list(iter(sampler)), list(iter(sampler))
+    assert sorted(map(tuple, first)) == sorted(map(tuple, second)) and first != second   # reshuffled per epoch
+    mean_batch = len(records) / len(sampler)
+    assert model.trainer_log[-1]["step"] == pytest.approx(len(sampler) / round(16 / mean_batch), abs=1)
+
+
+def test_auto_budget_grows_with_the_card(tiny_llm_dir):
+    cfg = llm.LLMConfig.smoke(model_name=str(tiny_llm_dir), max_length=1024)
+    small = llm.auto_token_budget(cfg, "hf", gpu_gib=2)
+    large = llm.auto_token_budget(cfg, "hf", gpu_gib=40)
+    assert 1024 <= small < large
