@@ -112,8 +112,9 @@ def _load(path: str):
                                                  use_gradient_checkpointing="unsloth", random_state=42)
         return model, tok, None
     else:
+        extra = dict(lora_dropout=0.01, target_modules=llm.SEED_TARGETS) if path == "kit-seed-lora" else {}
         cfg = llm.LLMConfig(model_name=str(CKPT), engine="hf" if path == "kit-hf" else "auto", max_length=MODEL_LEN,
-                            max_tokens_per_batch="auto")
+                            max_tokens_per_batch="auto", **extra)
     model, tok = llm.load_model(cfg)
     model = llm.add_adapters(model, cfg)
     return model, tok, cfg
@@ -161,7 +162,7 @@ def train_path(path: str) -> None:
     secs = time.time() - t0
     peak = torch.cuda.max_memory_allocated() / 2**30
     sizes = [len(b) for b in batches]
-    lm_head = path == "seed"
+    lm_head = path in ("seed", "kit-seed-lora")
     widest = max(max(len(data[i]["input_ids"]) for i in b) * len(b) for b in batches)
     est = estimate_memory(LLAMA3_8B, "qlora", MAX_LEN, max(1, widest // MAX_LEN), lora_on_lm_head=lm_head,
                           chunked_loss=engine == "unsloth", offload_checkpoints=engine == "unsloth")["total_gib"]
@@ -279,7 +280,7 @@ def report() -> None:
     rows = [json.loads(line) for line in (OUT / "llm_runs.jsonl").read_text(encoding="utf-8").splitlines()]
     train = {r["path"]: r for r in rows if r["phase"] == "train" and "tokens_per_s" in r}
     lines = ["# LLM speed and memory (Llama-3-8B shape, random weights, nf4 + LoRA r 16)", "",
-             f"Command: `{os.environ.get('BENCH_COMMAND', 'see bench/README.md')}`", "",
+             f"Commands and notes: `bench/results/SUMMARY.md`", "",
              "| path | engine | micro-batch (mean) | tokens/s | × seed | × unsloth plain | peak GiB | estimate GiB |",
              "|---|---|---|---|---|---|---|---|"]
     seed, uns = train.get("seed", {}).get("tokens_per_s"), train.get("unsloth", {}).get("tokens_per_s")
@@ -315,7 +316,7 @@ def main() -> None:
     elif args.phase == "report":
         report()
     elif args.one:
-        if args.one in ("unsloth", "kit") or (args.phase == "parity" and args.one == "unsloth"):
+        if args.one in ("unsloth", "kit", "kit-seed-lora") or (args.phase == "parity" and args.one == "unsloth"):
             import unsloth  # noqa: F401  (before transformers)
         {"train": train_path, "parity": parity}[args.phase](args.one)
     elif args.phase in ("train", "parity"):

@@ -229,3 +229,15 @@ def test_cli_roundtrip_writes_predictions(kit_tok, tmp_path):
     assert json.loads(res.stdout.strip().splitlines()[-1]) == {"exact_match": 100.0, "f1": 100.0}
     preds = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
     assert preds == {e.id: e.answers[0].text for e in load_korquad(sample_file("korquad", "dev"))}
+
+
+def test_a_plain_hub_style_tokenizer_skips_segmentation(tmp_path):
+    """Any tokenizer folder or hub id without the kit's marker file is used as it is."""
+    plain = vocab.train_wordpiece(["세종대왕은 한글을 만들었다."] * 5 + list(vocab.shipped_texts())[:300],
+                                  vocab_size=2000, segmented=False)
+    plain.hf.save_pretrained(tmp_path / "hub-like")          # no kit_tokenizer.json
+    tok = vocab.load_tokenizer(tmp_path / "hub-like")
+    assert not tok.segmented and tok.prepare("밥을 먹었다").text == "밥을 먹었다"
+    ex = _example("세종대왕은 한글을 만들었다.", "세종대왕")
+    scores, preds, lost = korquad.roundtrip([ex], tok, QAConfig(max_seq_length=48, doc_stride=16))
+    assert lost == [] and preds["q1"] == "세종대왕"
