@@ -238,6 +238,17 @@ def test_a_plain_hub_style_tokenizer_skips_segmentation(tmp_path):
     plain.hf.save_pretrained(tmp_path / "hub-like")          # no kit_tokenizer.json
     tok = vocab.load_tokenizer(tmp_path / "hub-like")
     assert not tok.segmented and tok.prepare("밥을 먹었다").text == "밥을 먹었다"
-    ex = _example("세종대왕은 한글을 만들었다.", "세종대왕")
-    scores, preds, lost = korquad.roundtrip([ex], tok, QAConfig(max_seq_length=48, doc_stride=16))
+    cfg = QAConfig(max_seq_length=48, doc_stride=16)
+    ex = _example("그는 세종대왕 시절에 한글을 만들었다.", "세종대왕")
+    scores, preds, lost = korquad.roundtrip([ex], tok, cfg)
     assert lost == [] and preds["q1"] == "세종대왕"
+
+
+def test_why_segment_an_answer_glued_to_its_particle(kit_tok):
+    """Word-level subwords cannot end an answer before its particle; morpheme-level ones can."""
+    plain = vocab.train_wordpiece(list(vocab.shipped_texts())[:300] + ["세종대왕은 한글을 만들었다."] * 5,
+                                  vocab_size=2000, segmented=False)
+    ex = _example("세종대왕은 한글을 만들었다.", "세종대왕")
+    cfg = QAConfig(max_seq_length=48, doc_stride=16)
+    assert korquad.roundtrip([ex], plain, cfg)[2] == ["q1"]      # "세종대왕은" is one token: lost
+    assert korquad.roundtrip([ex], kit_tok, cfg)[2] == []
