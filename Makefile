@@ -29,12 +29,12 @@ $(STAMP): pyproject.toml constraints.txt
 run: setup
 	$(PY) -m helpers.course run
 
-## Unit tests, every lesson under nbval, and the Colab-sync check.
+## Unit tests, the docstring examples of helpers/, every lesson under nbval, and the Colab-sync check.
 test: setup
-	HF_HUB_OFFLINE=1 $(PY) -m pytest tests notebooks --nbval-lax --nbval-current-env --nbval-cell-timeout=900 --durations=15 $(PYTEST_ARGS)
+	HF_HUB_OFFLINE=1 $(PY) -m pytest tests helpers notebooks --doctest-modules --nbval-lax --nbval-current-env --nbval-cell-timeout=900 --durations=15 $(PYTEST_ARGS)
 
 unit: setup
-	HF_HUB_OFFLINE=1 $(PY) -m pytest tests --durations=15 $(PYTEST_ARGS)
+	HF_HUB_OFFLINE=1 $(PY) -m pytest tests helpers --doctest-modules --durations=15 $(PYTEST_ARGS)
 
 lessons: setup
 	HF_HUB_OFFLINE=1 $(PY) -m pytest notebooks --nbval-lax --nbval-current-env --durations=15 $(PYTEST_ARGS)

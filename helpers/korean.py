@@ -24,7 +24,7 @@ def final_consonant(word: str) -> str:
 
     Trailing punctuation and spaces are skipped; digits are read in Sino-Korean.
 
-    >>> final_consonant("원인"), final_consonant("동기"), final_consonant("2024"), final_consonant("반응)")
+    >>> final_consonant("원인"), final_consonant("동기"), final_consonant("2021"), final_consonant("반응)")
     ('ㄴ', '', 'ㄹ', 'ㅇ')
     """
     for ch in reversed(word):

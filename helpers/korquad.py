@@ -370,8 +370,9 @@ def train_qa(model, tok, train_examples: Sequence[QAExample], dev_examples: Sequ
     CPU); the dev set is scored with the official EM/F1 at the end of every epoch (the
     history is returned). The model and tokenizer are saved to ``output_dir``.
     """
-    import torch
     from transformers import Trainer, TrainerCallback, TrainingArguments
+
+    from .runtime import trainer_precision
 
     output_dir = Path(output_dir or cfg.output_dir)
     feats = build_features(train_examples, tok, cfg, train=True)
@@ -384,8 +385,6 @@ def train_qa(model, tok, train_examples: Sequence[QAExample], dev_examples: Sequ
             print(f"epoch {history[-1]['epoch']}: EM {scores['exact_match']:.2f} F1 {scores['f1']:.2f}")
             model.train()
 
-    cuda = torch.cuda.is_available()
-    bf16 = cuda and torch.cuda.is_bf16_supported()
     args = TrainingArguments(
         output_dir=str(output_dir / "checkpoints"),
         per_device_train_batch_size=cfg.batch_size,
@@ -395,15 +394,13 @@ def train_qa(model, tok, train_examples: Sequence[QAExample], dev_examples: Sequ
         lr_scheduler_type=cfg.lr_scheduler_type,
         weight_decay=cfg.weight_decay,
         seed=cfg.seed,
-        bf16=bf16,
-        fp16=cuda and not bf16,
+        **trainer_precision(),
         logging_steps=max(1, len(feats["input_ids"]) // cfg.batch_size // 2),
         save_strategy="epoch",
         save_total_limit=1,
         report_to=[],
         disable_tqdm=False,
         dataloader_num_workers=0,
-        dataloader_pin_memory=cuda,
     )
     trainer = Trainer(model=model, args=args, train_dataset=_Features(feats, _MODEL_KEYS), callbacks=[EpochEval()])
     trainer.train()

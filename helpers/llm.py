@@ -450,11 +450,10 @@ def last_checkpoint(output_dir: str | Path) -> str | None:
 
 def training_arguments(cfg: LLMConfig, **overrides):
     """``TrainingArguments`` from the config (precision from the hardware)."""
-    import torch
     from transformers import TrainingArguments
 
-    cuda = torch.cuda.is_available()
-    bf16 = cuda and torch.cuda.is_bf16_supported()
+    from .runtime import trainer_precision
+
     args = dict(
         output_dir=cfg.output_dir,
         per_device_train_batch_size=cfg.per_device_batch_size,
@@ -465,8 +464,7 @@ def training_arguments(cfg: LLMConfig, **overrides):
         weight_decay=cfg.weight_decay,
         num_train_epochs=cfg.epochs,
         seed=cfg.seed,
-        bf16=bf16,
-        fp16=cuda and not bf16,
+        **trainer_precision(),
         logging_steps=cfg.logging_steps,
         save_strategy="steps",
         save_steps=cfg.save_steps,
@@ -474,7 +472,6 @@ def training_arguments(cfg: LLMConfig, **overrides):
         report_to=[],
         remove_unused_columns=False,
         dataloader_num_workers=0,
-        dataloader_pin_memory=cuda,
         ddp_find_unused_parameters=False,
     )
     args.update(overrides)

@@ -163,11 +163,10 @@ class NgramMaskingCollator:
 
 def pretrain(model, tok, examples: list[dict], cfg: PretrainConfig, output_dir) -> list[dict]:
     """Train a ``BertForPreTraining`` on SOP examples with n-gram masking; returns the loss log."""
-    import torch
     from transformers import Trainer, TrainingArguments
 
-    cuda = torch.cuda.is_available()
-    bf16 = cuda and torch.cuda.is_bf16_supported()
+    from .runtime import trainer_precision
+
     args = TrainingArguments(
         output_dir=str(output_dir),
         per_device_train_batch_size=cfg.batch_size,
@@ -175,14 +174,12 @@ def pretrain(model, tok, examples: list[dict], cfg: PretrainConfig, output_dir) 
         max_steps=cfg.max_steps,
         warmup_steps=cfg.warmup_ratio,
         seed=cfg.seed,
-        bf16=bf16,
-        fp16=cuda and not bf16,
+        **trainer_precision(),
         logging_steps=max(1, cfg.max_steps // 20),
         save_strategy="no",
         report_to=[],
         remove_unused_columns=False,
         dataloader_num_workers=0,
-        dataloader_pin_memory=cuda,
     )
     collator = NgramMaskingCollator(tok.hf, cfg.mlm_probability, cfg.max_ngram, cfg.seed)
     trainer = Trainer(model=model, args=args, train_dataset=examples, data_collator=collator)

@@ -27,6 +27,7 @@ __all__ = [
     "repo_root",
     "outputs_dir",
     "library_versions",
+    "trainer_precision",
 ]
 
 #: Libraries whose versions the summary line reports (read without importing them, so
@@ -194,6 +195,20 @@ def seed_everything(seed: int = 42, threads: int | None = None) -> None:
     torch.manual_seed(seed)
     if threads:
         torch.set_num_threads(threads)
+
+
+def trainer_precision() -> dict[str, bool]:
+    """``TrainingArguments`` precision flags for this hardware: bf16 where the GPU has it,
+    fp16 on older GPUs (Colab T4), fp32 on a CPU; pinned memory only with a GPU.
+
+    >>> sorted(trainer_precision())
+    ['bf16', 'dataloader_pin_memory', 'fp16']
+    """
+    import torch
+
+    cuda = torch.cuda.is_available()
+    bf16 = cuda and torch.cuda.is_bf16_supported()
+    return {"bf16": bf16, "fp16": cuda and not bf16, "dataloader_pin_memory": cuda}
 
 
 def setup(seed: int = 42, *, verbose: bool = True) -> Runtime:
