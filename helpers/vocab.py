@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
 __all__ = [
+    "morphemes",
     "Segmented",
     "segment",
     "shipped_texts",
@@ -43,6 +44,17 @@ def _kiwi():
     from kiwipiepy import Kiwi
 
     return Kiwi()
+
+
+def morphemes(text: str) -> list[tuple[str, str, int, int]]:
+    """kiwipiepy's morphemes of ``text`` as ``(form, tag, start, end)`` in the original text.
+
+    Restored morphemes can overlap their neighbours' spans (see :func:`segment`).
+
+    >>> morphemes("밥을")
+    [('밥', 'NNG', 0, 1), ('을', 'JKO', 1, 2)]
+    """
+    return [(t.form, t.tag, t.start, t.end) for t in _kiwi().tokenize(text)]
 
 
 @dataclass(frozen=True)
