@@ -550,12 +550,17 @@ def merge_adapter(adapter_dir: str | Path, out_dir: str | Path) -> Path:
     return Path(out_dir)
 
 
-def load_for_inference(model_dir: str | Path, method: str | None = None, cfg: LLMConfig | None = None):
-    """A saved adapter folder (base loaded as in training) or a full model folder, in eval mode.
+def load_for_inference(model_dir: str | Path, method: str | None = None, cfg: LLMConfig | None = None,
+                       merge: bool | None = None):
+    """A saved adapter folder or a full model folder, in eval mode.
 
-    The folder's ``kit_llm_config.json`` says how the base was loaded; pass ``cfg`` for a
-    folder without one (a Trainer checkpoint).
+    ``merge=None`` (auto): on a GPU where the 16-bit model fits (memory estimate, 85 % of the
+    card), the base is loaded in bf16/fp16 and the adapter merged into it — faster scoring
+    and generation than 4-bit + LoRA; otherwise (and on a CPU) the base is loaded as in
+    training. The folder's ``kit_llm_config.json`` says how; pass ``cfg`` for a folder
+    without one (a Trainer checkpoint).
     """
+    import torch
     from peft import PeftModel
 
     model_dir = Path(model_dir)
@@ -565,15 +570,31 @@ def load_for_inference(model_dir: str | Path, method: str | None = None, cfg: LL
                else LLMConfig(model_name=str(model_dir), method="full"))
     if method:
         cfg = replace(cfg, method=method)
-    if (model_dir / "adapter_config.json").is_file():
-        base, _ = load_model(cfg)
+    adapter = (model_dir / "adapter_config.json").is_file()
+    if merge is None:
+        merge = adapter and torch.cuda.is_available() and _fits_16bit(cfg)
+    if adapter:
+        base_cfg = replace(cfg, method="lora", engine="hf") if merge else replace(cfg, engine="hf")
+        base, _ = load_model(base_cfg)
         model = PeftModel.from_pretrained(base, str(model_dir))
+        if merge:
+            model = model.merge_and_unload()
     else:
-        model, _ = load_model(replace(cfg, model_name=str(model_dir)))
+        model, _ = load_model(replace(cfg, model_name=str(model_dir), engine="hf"))
     tok_dir = model_dir if (model_dir / "tokenizer_config.json").is_file() else cfg.model_name
     tok = load_tokenizer(replace(cfg, model_name=str(tok_dir)))
     model.eval()
     return model, tok
+
+
+def _fits_16bit(cfg: LLMConfig) -> bool:
+    import torch
+
+    from .memory import estimate_memory
+
+    total = torch.cuda.get_device_properties(0).total_memory / 2**30
+    need = estimate_memory(cfg.model_name, "inference-16bit", cfg.max_length, 8)["total_gib"]
+    return need <= 0.85 * total
 
 
 # ----------------------------------------------------------------------------- script

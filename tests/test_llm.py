@@ -219,3 +219,15 @@ def test_auto_budget_grows_with_the_card(tiny_llm_dir):
     small = llm.auto_token_budget(cfg, "hf", gpu_gib=2)
     large = llm.auto_token_budget(cfg, "hf", gpu_gib=40)
     assert 1024 <= small < large
+
+
+def test_inference_loading_merges_when_asked(trained_cci):
+    model, tok, cfg, dev = trained_cci
+    final = os.path.join(cfg.output_dir, "final")
+    merged, mtok = llm.load_for_inference(final, merge=True)
+    assert not hasattr(merged, "peft_config")                    # a plain model: adapters folded in
+    kept, _ = llm.load_for_inference(final)                      # auto on a CPU: as trained (4-bit + LoRA)
+    assert hasattr(kept, "peft_config")
+    a = [p["output"] for p in inference.predict_cci(merged, mtok, dev, progress=False)]
+    b = [p["output"] for p in inference.predict_cci(kept, mtok, dev, progress=False)]
+    assert sum(x == y for x, y in zip(a, b)) >= len(dev) - 1
