@@ -30,6 +30,7 @@ __all__ = [
     "total_length_table",
     "plot_wordcloud",
     "plot_length_distributions",
+    "plot_curves",
 ]
 
 BACKENDS = ("kiwi", "okt")
@@ -231,4 +232,26 @@ def plot_length_distributions(records: Sequence, task: str):
         ax.set_xlabel("글자 수 (characters)")
     fig.suptitle(f"{task}: 입력·출력 길이 분포")
     fig.tight_layout()
+    return fig
+
+
+def plot_curves(series: dict[str, Sequence[tuple[float, float]]], title: str, xlabel: str, ylabel: str,
+                baseline: tuple[str, float] | None = None):
+    """Line plot of named ``(x, y)`` series (training loss, dev scores), with an optional
+    horizontal baseline ``(label, value)``.
+
+    >>> fig = plot_curves({"loss": [(1, 2.0), (2, 1.0)]}, "학습 손실", "step", "loss")
+    >>> len(fig.axes[0].lines)
+    1
+    """
+    fig, ax = _figure(title, size=(6, 3.5))
+    for (name, points), marker in zip(series.items(), "osd^v"):
+        xs, ys = zip(*points) if points else ((), ())
+        ax.plot(xs, ys, marker=marker, label=name)
+    if baseline:
+        ax.axhline(baseline[1], color="gray", linestyle="--", label=baseline[0])
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if len(series) > 1 or baseline:
+        ax.legend()
     return fig

@@ -22,9 +22,9 @@ import json
 import math
 import os
 import sys
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Sequence
 
 __all__ = [
     "LLMConfig",
@@ -45,6 +45,8 @@ __all__ = [
     "pad_multiple",
     "TokenBudgetSampler",
     "auto_token_budget",
+    "lesson_cci_records",
+    "ensure_trained",
 ]
 
 SEVEN_PROJECTIONS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
@@ -223,7 +225,6 @@ def resolve_engine(engine: str = "auto") -> str:
 
 
 def _load_unsloth(cfg: LLMConfig):
-    import torch
     from unsloth import FastLanguageModel
 
     model, tok = FastLanguageModel.from_pretrained(
@@ -595,6 +596,31 @@ def _fits_16bit(cfg: LLMConfig) -> bool:
     total = torch.cuda.get_device_properties(0).total_memory / 2**30
     need = estimate_memory(cfg.model_name, "inference-16bit", cfg.max_length, 8)["total_gib"]
     return need <= 0.85 * total
+
+
+# ----------------------------------------------------------------------------- lessons
+
+
+def lesson_cci_records(smoke: bool, seed: int = 42) -> tuple[list, list]:
+    """``(train, dev)`` 대화 맥락 추론 records for the LLM lessons: the learnable synthetic set in
+    smoke mode, the refined train/dev files otherwise (rebuilt from the data if missing)."""
+    from . import data
+    from .refine import refined_file
+    from .synthetic import synthetic_cci
+
+    if smoke:
+        return synthetic_cci(320, seed=seed), synthetic_cci(60, seed=seed + 1, split="dev")
+    return data.load_cci(refined_file("cci", "train")), data.load_cci(refined_file("cci", "dev"))
+
+
+def ensure_trained(cfg: LLMConfig, records: Sequence) -> Path:
+    """The adapter folder ``<output_dir>/final``, training it first when it is not there
+    (so a lesson that needs a trained model also runs on its own in a fresh runtime)."""
+    final = Path(cfg.output_dir) / "final"
+    if not (final / "adapter_config.json").is_file() and not (final / "config.json").is_file():
+        print(f"{final}가 없어 먼저 학습합니다 / no trained model at {final}: training it first")
+        train(cfg, records)
+    return final
 
 
 # ----------------------------------------------------------------------------- script

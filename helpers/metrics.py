@@ -25,11 +25,12 @@ import sys
 import warnings
 from collections import Counter
 from functools import lru_cache
-from typing import Callable, Sequence
+from typing import Sequence
 
 __all__ = [
     "accuracy",
     "accuracy_by_category",
+    "accuracy_of",
     "confusion",
     "plot_confusion",
     "morphs",
@@ -48,6 +49,22 @@ def accuracy(predictions: dict[str, str], gold: dict[str, str]) -> float:
     if not gold:
         return 0.0
     return 100.0 * sum(predictions.get(k) == v for k, v in gold.items()) / len(gold)
+
+
+def accuracy_of(predictions, records: Sequence) -> float:
+    """Accuracy (%) of kit predictions — a list of ``{"id", "output", …}`` or a prediction
+    file — against records with answers.
+
+    >>> from helpers.data import load_cci, sample_file
+    >>> recs = load_cci(sample_file("cci", "dev"))
+    >>> accuracy_of([{"id": r.id, "output": r.output} for r in recs], recs)
+    100.0
+    """
+    if not isinstance(predictions, list):
+        from .inference import read_predictions
+
+        predictions = read_predictions(predictions)
+    return accuracy({p["id"]: p["output"] for p in predictions}, {r.id: r.output for r in records if r.output})
 
 
 def accuracy_by_category(predictions: dict[str, str], records: Sequence):

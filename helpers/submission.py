@@ -20,7 +20,6 @@ import json
 import sys
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 from .data import CCI_LABELS, read_json_records, write_json
 

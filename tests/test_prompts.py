@@ -1,7 +1,7 @@
 import pytest
 
 from helpers import prompts
-from helpers.data import CCIRecord, Utterance, load_cci, load_dcs, load_sc, sample_file
+from helpers.data import CCIRecord, Utterance, load_dcs, load_sc, sample_file
 
 
 def _record(category="원인"):
