@@ -61,7 +61,7 @@ def prepare() -> None:
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    from helpers.llm import CHAT_TEMPLATE
+    from helpers.core.chat import CHAT_TEMPLATE
     from helpers.vocab import train_bpe
 
     if (CKPT / "config.json").is_file():
@@ -86,7 +86,7 @@ def prepare() -> None:
 
 
 def _micro_batches(path: str, data: list[dict], budget: int | None) -> list[list[int]]:
-    from helpers.inference import token_budget_batches
+    from helpers.batching import token_budget_batches
 
     if path == "seed":
         return [[i] for i in range(len(data))]
@@ -130,10 +130,10 @@ def train_path(path: str) -> None:
     t_load = time.time()
     model, tok, cfg = _load(path)
     load_s = time.time() - t_load
-    engine = getattr(model, "_kit_engine", "unsloth" if path == "unsloth" else "hf")
+    engine = "unsloth" if path == "unsloth" else llm.get_engine(cfg.engine if cfg else "hf", load=False).name
     budget = llm.auto_token_budget(cfg, engine) if cfg and cfg.max_tokens_per_batch == "auto" else None
     batches = _micro_batches(path, data, budget)
-    collate = llm.AnswerOnlyCollator(tok.pad_token_id or 0, pad_to_multiple_of=llm.pad_multiple(engine), max_length=MODEL_LEN)
+    collate = llm.AnswerOnlyCollator(tok.pad_token_id or 0, pad_to_multiple_of=llm.ENGINES[engine].pad_multiple, max_length=MODEL_LEN)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=2e-4, weight_decay=0.1)
     model.train()
@@ -185,7 +185,7 @@ def parity(engine: str) -> None:
     batch = {k: v.cuda() for k, v in llm.AnswerOnlyCollator(tok.pad_token_id or 0)(data).items()}
     with torch.no_grad():
         loss = float(model(**batch).loss)
-    log({"phase": "parity", "engine": getattr(model, "_kit_engine", engine), "loss": round(loss, 5)})
+    log({"phase": "parity", "engine": llm.get_engine(engine, load=False).name, "loss": round(loss, 5)})
 
 
 # ----------------------------------------------------------------------------- score and generate

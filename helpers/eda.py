@@ -16,6 +16,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Sequence
 
+from .core.kiwi import kiwi
+from .core.plots import korean_font_path, new_figure, save_figure, use_korean_font
+
 __all__ = [
     "analyze",
     "nouns",
@@ -38,13 +41,6 @@ _NOUN_TAGS = {"kiwi": ("NNG", "NNP"), "okt": ("Noun",)}
 
 
 @lru_cache(maxsize=None)
-def _kiwi():
-    from kiwipiepy import Kiwi
-
-    return Kiwi()
-
-
-@lru_cache(maxsize=None)
 def _okt():
     from konlpy.tag import Okt  # starts a JVM on first use (several seconds)
 
@@ -60,7 +56,7 @@ def analyze(text: str, backend: str = "kiwi") -> list[tuple[str, str]]:
     [('밥', 'NNG'), ('을', 'JKO')]
     """
     if backend == "kiwi":
-        return [(t.form, t.tag) for t in _kiwi().tokenize(text)]
+        return [(t.form, t.tag) for t in kiwi().tokenize(text)]
     if backend == "okt":
         return list(_okt().pos(text))
     raise ValueError(f"알 수 없는 형태소 분석기 '{backend}' / unknown backend (choose from {BACKENDS})")
@@ -100,40 +96,8 @@ def compare_analyzers(texts: Sequence[str], backends: Sequence[str] = BACKENDS):
 # ----------------------------------------------------------------------------- plotting
 
 
-def korean_font_path() -> Path:
-    """The NanumGothic TTF shipped inside ``koreanize-matplotlib`` (works offline)."""
-    import koreanize_matplotlib
-
-    return Path(koreanize_matplotlib.__file__).parent / "fonts" / "NanumGothic.ttf"
-
-
-def use_korean_font() -> str:
-    """Make matplotlib draw Hangul (NanumGothic); returns the font family name."""
-    import koreanize_matplotlib  # noqa: F401  (registers the font and sets rcParams)
-    import matplotlib.pyplot as plt
-
-    plt.rcParams["axes.unicode_minus"] = False
-    return plt.rcParams["font.family"][0]
-
-
 def _figure(title: str, size=(7, 4)):
-    import matplotlib.pyplot as plt
-
-    use_korean_font()
-    fig, ax = plt.subplots(figsize=size)
-    ax.set_title(title)
-    return fig, ax
-
-
-def save_figure(fig, name: str, folder: str | Path | None = None) -> Path:
-    """Save ``fig`` as ``<name>.png`` under ``outputs/figures`` (or ``folder``)."""
-    from .runtime import outputs_dir
-
-    path = Path(folder) if folder else outputs_dir("figures")
-    path.mkdir(parents=True, exist_ok=True)
-    out = path / f"{name}.png"
-    fig.savefig(out, dpi=110, bbox_inches="tight")
-    return out
+    return new_figure(title, size)
 
 
 def _bar(counts: dict, title: str, xlabel: str, order: Sequence | None = None):

@@ -19,25 +19,23 @@ voting a submission file in the official layout also works (it has no probabilit
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections import Counter
 from pathlib import Path
 from typing import Sequence
 
-from .data import CCI_LABELS
+from .core.io import write_json
+from .core.messages import KitError, msg
+from .predictions import load_predictions
 
 __all__ = ["load_votes", "hard_vote", "soft_vote", "ensemble_files"]
 
 
-def load_votes(path: str | Path) -> tuple[dict[str, str], dict[str, dict[str, float]]]:
-    """``(labels, probs)`` by id from a kit prediction file or an official-layout submission."""
-    from .inference import read_predictions
-
+def load_votes(path: str | Path, task: str | None = "cci") -> tuple[dict[str, str], dict[str, dict[str, float]]]:
+    """``(labels, probs)`` by id from a kit prediction file or an official-layout submission,
+    checked by :func:`helpers.predictions.load_predictions` (labels of ``task``)."""
     labels, probs = {}, {}
-    for i, rec in enumerate(read_predictions(path)):
-        if "id" not in rec or not isinstance(rec.get("output"), str) or not rec["output"]:
-            raise ValueError(f"{path}: 레코드 #{i}에 id 또는 output이 없습니다 / record #{i} lacks id or output")
+    for rec in load_predictions(path, task=task):
         labels[rec["id"]] = rec["output"]
         if isinstance(rec.get("probs"), dict):
             probs[rec["id"]] = rec["probs"]
@@ -49,8 +47,9 @@ def _same_ids(votes: Sequence[dict[str, str]]) -> list[str]:
     for n, v in enumerate(votes[1:], start=2):
         if set(v) != set(ids):
             missing, extra = set(ids) - set(v), set(v) - set(ids)
-            raise ValueError(f"파일 {n}의 id가 파일 1과 다릅니다 / file {n} has other ids than file 1: "
-                             f"missing {sorted(missing)[:3]}, extra {sorted(extra)[:3]}")
+            raise KitError(msg(f"파일 {n}의 id가 파일 1과 다릅니다: 빠진 id {sorted(missing)[:3]}, 더 있는 id {sorted(extra)[:3]}",
+                               f"file {n} has other ids than file 1: missing {sorted(missing)[:3]}, "
+                               f"extra {sorted(extra)[:3]}"))
     return ids
 
 
@@ -84,20 +83,23 @@ def soft_vote(probs: Sequence[dict[str, dict[str, float]]]) -> tuple[dict[str, s
     return labels, means
 
 
-def ensemble_files(paths: Sequence[str | Path], vote: str = "hard") -> list[dict]:
+def ensemble_files(paths: Sequence[str | Path], vote: str = "hard", task: str | None = "cci") -> list[dict]:
     """Combine prediction files; returns kit prediction records in the first file's order."""
-    loaded = [load_votes(p) for p in paths]
+    loaded = [load_votes(p, task) for p in paths]
     votes, probs = [v for v, _ in loaded], [p for _, p in loaded if p]
+    if vote not in ("hard", "soft"):
+        raise KitError(msg("vote는 'hard' 또는 'soft'여야 합니다", "vote must be 'hard' or 'soft'"))
+    full = [p for p in probs] if len(probs) == len(paths) else []
+    scored = [qid for qid in votes[0] if full and all(qid in p for p in full)]  # ids every file has probs for
+    if vote == "soft" and not scored:
+        raise KitError(msg("소프트 보팅에는 모든 파일에 확률(probs)이 있어야 합니다 (키트의 예측 파일에는 있습니다)",
+                           "soft voting needs probabilities in every file (kit prediction files carry them)"))
+    labels = hard_vote(votes, probs)  # ids without probabilities (generated answers) are voted on by label
+    means = {qid: {lab: sum(p[qid].get(lab, 0.0) for p in full) / len(full)
+                   for lab in dict.fromkeys(k for p in full for k in p[qid])} for qid in scored}
     if vote == "soft":
-        if len(probs) != len(paths):
-            raise ValueError("soft voting needs probabilities in every file (kit prediction files carry them)")
-        labels, means = soft_vote(probs)
-    elif vote == "hard":
-        labels = hard_vote(votes, probs)
-        means = {qid: {lab: sum(p[qid].get(lab, 0.0) for p in probs) / len(probs) for lab in CCI_LABELS}
-                 for qid in labels} if len(probs) == len(paths) else {}
-    else:
-        raise ValueError("vote must be 'hard' or 'soft'")
+        soft, _ = soft_vote([{qid: p[qid] for qid in scored} for p in full])
+        labels.update(soft)
     out = []
     for qid in votes[0]:
         rec = {"id": qid, "output": labels[qid], "votes": dict(Counter(v[qid] for v in votes))}
@@ -108,23 +110,25 @@ def ensemble_files(paths: Sequence[str | Path], vote: str = "hard") -> list[dict
 
 
 def main(argv=None) -> int:
+    from .core.cli import run
+
+    def command(args) -> int:
+        if len(args.files) < 2:
+            raise KitError(msg("앙상블에는 예측 파일이 두 개 이상 필요합니다", "an ensemble needs at least two prediction files"))
+        records = ensemble_files(args.files, args.vote, args.task)
+        write_json(records, args.out, jsonl=True, inputs=args.files)
+        changed = sum(1 for r in records if len(r["votes"]) > 1)
+        print(msg(f"{args.vote} 보팅, 파일 {len(args.files)}개: 예측 {len(records)}개 (의견이 갈린 문제 {changed}개) -> {args.out}",
+                  f"{args.vote} vote over {len(args.files)} files: {len(records)} predictions "
+                  f"({changed} with disagreement) -> {args.out}"))
+        return 0
+
     parser = argparse.ArgumentParser(prog="python -m helpers.ensemble", description="hard/soft voting over prediction files")
     parser.add_argument("--vote", choices=["hard", "soft"], default="hard")
+    parser.add_argument("--task", default="cci", help="the task whose labels the files hold (default: cci)")
     parser.add_argument("files", nargs="+")
     parser.add_argument("-o", "--out", required=True)
-    args = parser.parse_args(argv)
-    try:
-        records = ensemble_files(args.files, args.vote)
-    except (ValueError, FileNotFoundError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    with open(args.out, "w", encoding="utf-8") as f:
-        for rec in records:
-            f.write(json.dumps(rec, ensure_ascii=False) + "\n")
-    changed = sum(1 for r in records if len(r["votes"]) > 1)
-    print(f"{args.vote} vote over {len(args.files)} files: {len(records)} predictions ({changed} with disagreement) -> {args.out}")
-    return 0
+    return run(command, parser, argv)
 
 
 if __name__ == "__main__":

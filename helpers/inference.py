@@ -1,117 +1,40 @@
-"""Inference with causal LMs: option scoring, letter generation, batched text generation.
+"""Inference with causal LMs for any task, through the engine interface.
 
-- :func:`score_options`: one forward pass per batch; the answer is read from the
-  next-token logits over the option letters at the last prompt position (softmax over
-  A/B/C gives the three probabilities). Prompts are sorted by length and left-padded, so
-  the last position is the prompt's last token in every row.
-- :func:`generate_letters`: the slower way for comparison: generate and parse a letter.
-- :func:`generate_texts`: length-sorted, left-padded batched generation (greedy, beam
-  search or sampling) for the generation tasks.
-- :func:`predict_cci_file`: writes each prediction as soon as its batch is done (JSON
-  lines); rerun after an interruption and it skips the questions already answered.
+- :func:`score_options`: one forward pass per batch; the answer is read from the next-token
+  logits over the option letters at the last prompt position (softmax over the letters gives
+  each option's probability). Prompts are sorted by length and left-padded, so the last
+  position is the prompt's last token in every row.
+- :func:`generate_texts`: length-sorted, left-padded batched generation (greedy, beam search or
+  sampling) with the KV cache.
+- :func:`predict`: every record as its task says (``choice`` records scored, the others
+  generated); :func:`predict_file` writes each chunk as soon as it is done (JSON lines, after a
+  header naming the model, prompt style and records) and, rerun after an interruption, skips
+  the records already answered — refusing a file that another model or other records made.
 
-    >>> token_budget_batches([5, 1, 3, 2], max_tokens=6)
-    [[1, 3], [2], [0]]
+    >>> clean_generation(" 두 화자는\\n여행에 대해  이야기했다. ")
+    '두 화자는 여행에 대해 이야기했다.'
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-__all__ = [
-    "letter_token_ids",
-    "token_budget_batches",
-    "score_options",
-    "generate_letters",
-    "GenerationConfig",
-    "generate_texts",
-    "generate_outputs",
-    "clean_generation",
-    "predict_cci",
-    "predict_cci_file",
-    "read_predictions",
-]
+from . import tasks
+from .batching import token_budget_batches
+from .core.io import append_jsonl, read_json_records, read_predictions, write_json
+from .core.messages import KitError, msg
+from .llm.engines import get_engine, letter_token_ids
+from .llm.train import prompt_and_answer
 
-
-def letter_token_ids(tokenizer, letters: Sequence[str] = ("A", "B", "C")) -> list[int]:
-    """The token id each answer letter starts with, as training encodes it (the letter
-    tokenized on its own, right after the generation prompt)."""
-    ids = [tokenizer(letter, add_special_tokens=False)["input_ids"][0] for letter in letters]
-    if len(set(ids)) != len(ids):
-        raise ValueError(f"선택지 글자가 같은 토큰이 됩니다 / option letters share a token: {dict(zip(letters, ids))}")
-    return ids
-
-
-def token_budget_batches(lengths: Sequence[int], max_tokens: int, max_batch: int | None = None) -> list[list[int]]:
-    """Indices grouped into batches, shortest first, each at most ``max_tokens`` tokens once
-    padded to its longest member (and at most ``max_batch`` rows). A prompt longer than the
-    budget gets a batch of its own."""
-    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
-    batches: list[list[int]] = []
-    current: list[int] = []
-    for i in order:
-        width = max([lengths[j] for j in current] + [lengths[i]])
-        if current and (width * (len(current) + 1) > max_tokens or (max_batch and len(current) >= max_batch)):
-            batches.append(current)
-            current = []
-        current.append(i)
-    if current:
-        batches.append(current)
-    return batches
-
-
-def _encode_left_padded(tokenizer, texts: Sequence[str], device):
-    """Left-padded tensors of ``texts`` (tokenized without added special tokens, as in training)."""
-    import torch
-
-    ids = [tokenizer(t, add_special_tokens=False)["input_ids"] for t in texts]
-    width = max(len(x) for x in ids)
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    input_ids = torch.tensor([[pad] * (width - len(x)) + x for x in ids], device=device)
-    mask = torch.tensor([[0] * (width - len(x)) + [1] * len(x) for x in ids], device=device)
-    return input_ids, mask
-
-
-def _device(model):
-    return next(model.parameters()).device
-
-
-def score_options(model, tokenizer, prompts: Sequence[str], letters: Sequence[str] = ("A", "B", "C"),
-                  max_tokens: int = 16384, max_batch: int | None = 64, progress: bool = True) -> list[list[float]]:
-    """Probabilities of each letter as the next token after each prompt (rows in input order).
-
-    Batches come from :func:`token_budget_batches` over prompt lengths; only the last
-    position's logits are computed (``logits_to_keep=1``).
-    """
-    import torch
-    from tqdm.auto import tqdm
-
-    letter_ids = letter_token_ids(tokenizer, letters)
-    lengths = [len(tokenizer(p, add_special_tokens=False)["input_ids"]) for p in prompts]
-    batches = token_budget_batches(lengths, max_tokens, max_batch)
-    out: list[list[float] | None] = [None] * len(prompts)
-    device = _device(model)
-    with torch.inference_mode():
-        for batch in tqdm(batches, desc="scoring", disable=not progress or len(batches) < 2):
-            input_ids, mask = _encode_left_padded(tokenizer, [prompts[i] for i in batch], device)
-            logits = model(input_ids=input_ids, attention_mask=mask, logits_to_keep=1).logits[:, -1, :]
-            probs = torch.softmax(logits[:, letter_ids].float(), dim=-1).cpu().tolist()
-            for i, p in zip(batch, probs):
-                out[i] = p
-    return out  # type: ignore[return-value]
-
-
-def generate_letters(model, tokenizer, prompts: Sequence[str], letters: Sequence[str] = ("A", "B", "C"),
-                     max_new_tokens: int = 4, batch_size: int = 16) -> list[str | None]:
-    """Greedy-generate a few tokens and parse the first option letter (None if there is none)."""
-    texts = generate_texts(model, tokenizer, prompts, GenerationConfig(max_new_tokens=max_new_tokens, batch_size=batch_size),
-                           clean=False)
-    pattern = re.compile("|".join(map(re.escape, letters)))
-    return [(m.group(0) if (m := pattern.search(t)) else None) for t in texts]
+__all__ = ["letter_token_ids", "token_budget_batches", "score_options", "generate_letters", "GenerationConfig",
+           "generate_texts", "generate_outputs", "clean_generation", "prompts_of", "cci_prompts", "predict",
+           "predict_cci", "predict_file", "predict_cci_file", "read_predictions", "records_hash"]
 
 
 @dataclass
@@ -129,10 +52,9 @@ class GenerationConfig:
 
     @classmethod
     def for_task(cls, task: str, **overrides) -> "GenerationConfig":
-        """The seeds' decoding: greedy for 일상 대화 요약 (EXAONE, long summaries), beam
-        search for 이야기 완성 (polyglot-ko, one sentence); override anything."""
-        base = {"dcs": dict(max_new_tokens=512), "sc": dict(max_new_tokens=64, num_beams=4)}[task]
-        return cls(**{**base, **overrides})
+        """The task's decoding (``Task.generation``: greedy for 일상 대화 요약, beam search for
+        이야기 완성, as the seeds did); override anything."""
+        return cls(**{**tasks.get(task).generation, **overrides})
 
     def generate_kwargs(self) -> dict:
         kw = dict(max_new_tokens=self.max_new_tokens, num_beams=self.num_beams, do_sample=self.do_sample,
@@ -143,96 +65,159 @@ class GenerationConfig:
 
 
 def clean_generation(text: str) -> str:
-    """One line: newlines become spaces and runs of spaces collapse (the seeds' output handling).
-
-    >>> clean_generation(" 두 화자는\\n여행에 대해  이야기했다. ")
-    '두 화자는 여행에 대해 이야기했다.'
-    """
+    """One line: newlines become spaces and runs of spaces collapse (the seeds' output handling)."""
     return re.sub(r"\s+", " ", text.replace("\n", " ")).strip()
 
 
-def generate_texts(model, tokenizer, prompts: Sequence[str], cfg: GenerationConfig | None = None,
-                   clean: bool = True, progress: bool = True) -> list[str]:
-    """Continuations of ``prompts`` (rows in input order), in length-sorted left-padded batches
-    with the KV cache; the new tokens only, decoded without special tokens."""
-    import torch
-    from tqdm.auto import tqdm
+def score_options(model, tokenizer, prompts: Sequence[str], letters: Sequence[str] = ("A", "B", "C"),
+                  max_tokens: int = 16384, max_batch: int | None = 64, progress: bool = True,
+                  engine: str = "hf") -> list[list[float]]:
+    """Probabilities of each letter as the next token after each prompt (rows in input order).
 
-    cfg = cfg or GenerationConfig()
-    lengths = [len(tokenizer(p, add_special_tokens=False)["input_ids"]) for p in prompts]
-    budget = cfg.max_tokens or 10**12
-    batches = token_budget_batches([n + cfg.max_new_tokens for n in lengths], budget, cfg.batch_size)
-    out: list[str] = [""] * len(prompts)
-    device = _device(model)
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    with torch.inference_mode():
-        for batch in tqdm(batches, desc="generating", disable=not progress or len(batches) < 2):
-            input_ids, mask = _encode_left_padded(tokenizer, [prompts[i] for i in batch], device)
-            gen = model.generate(input_ids=input_ids, attention_mask=mask, pad_token_id=pad,
-                                 eos_token_id=tokenizer.eos_token_id, use_cache=True, **cfg.generate_kwargs())
-            for row, i in enumerate(batch):
-                text = tokenizer.decode(gen[row, input_ids.shape[1]:], skip_special_tokens=True)
-                out[i] = clean_generation(text) if clean else text
-    return out
+    Batches come from :func:`token_budget_batches` over prompt lengths; only the last
+    position's logits are computed (``logits_to_keep=1``).
+    """
+    return get_engine(engine, load=False).score(model, tokenizer, prompts, letters, max_tokens=max_tokens,
+                                                max_batch=max_batch, progress=progress)
+
+
+def generate_texts(model, tokenizer, prompts: Sequence[str], cfg: GenerationConfig | None = None,
+                   clean: bool = True, progress: bool = True, engine: str = "hf") -> list[str]:
+    """Continuations of ``prompts`` (rows in input order): the new tokens only, decoded without
+    special tokens (cleaned to one line unless ``clean=False``)."""
+    texts = get_engine(engine, load=False).generate(model, tokenizer, prompts, cfg or GenerationConfig(),
+                                                    progress=progress)
+    return [clean_generation(t) for t in texts] if clean else texts
+
+
+def generate_letters(model, tokenizer, prompts: Sequence[str], letters: Sequence[str] = ("A", "B", "C"),
+                     max_new_tokens: int = 4, batch_size: int = 16) -> list[str | None]:
+    """Greedy-generate a few tokens and parse the first option letter (None if there is none)."""
+    texts = generate_texts(model, tokenizer, prompts, GenerationConfig(max_new_tokens=max_new_tokens,
+                                                                       batch_size=batch_size), clean=False)
+    pattern = re.compile("|".join(map(re.escape, letters)))
+    return [(m.group(0) if (m := pattern.search(t)) else None) for t in texts]
 
 
 # ----------------------------------------------------------------------------- predictions
 
 
-def cci_prompts(records: Sequence, tokenizer, style: str = "base") -> list[str]:
-    """Rendered prompts (with the generation prompt) of 대화 맥락 추론 records."""
-    from .llm import prompt_and_answer
-
+def prompts_of(records: Sequence, tokenizer, style: str = "base") -> list[str]:
+    """Rendered prompts (with the generation prompt) of any task's records."""
     return [prompt_and_answer(r, tokenizer, style)[0] for r in records]
 
 
-def generate_outputs(model, tokenizer, records: Sequence, cfg: "GenerationConfig | None" = None) -> dict[str, str]:
-    """Generated answers of 일상 대화 요약 / 이야기 완성 records, by id (cleaned to one line)."""
-    from .llm import prompt_and_answer
+def cci_prompts(records: Sequence, tokenizer, style: str = "base") -> list[str]:
+    """:func:`prompts_of` for 대화 맥락 추론 records."""
+    return prompts_of(records, tokenizer, style)
 
-    texts = generate_texts(model, tokenizer, [prompt_and_answer(r, tokenizer)[0] for r in records], cfg)
-    return {r.id: t for r, t in zip(records, texts)}
+
+def predict(model, tokenizer, records: Sequence, style: str = "base", *, generation: GenerationConfig | None = None,
+            engine: str = "hf", progress: bool = True, **score_kw) -> list[dict]:
+    """One prediction per record, in order: ``{"id", "output", "probs": {label: p}}`` for a
+    choice record (the option with the highest probability), ``{"id", "output"}`` with the
+    generated text otherwise. Records may mix tasks and modes."""
+    out: list[dict | None] = [None] * len(records)
+    choice = [i for i, r in enumerate(records) if tasks.task_of(r).mode(r) == "choice"]
+    other = [i for i, r in enumerate(records) if i not in set(choice)]
+    groups: dict[tuple, list[int]] = {}
+    for i in choice:  # records with the same letters are scored together
+        groups.setdefault(tuple(tasks.task_of(records[i]).letters(records[i])), []).append(i)
+    for letters, idx in groups.items():
+        probs = score_options(model, tokenizer, prompts_of([records[i] for i in idx], tokenizer, style), letters,
+                              progress=progress, engine=engine, **score_kw)
+        for i, p in zip(idx, probs):
+            rec = records[i]
+            labels = tasks.task_of(rec).labels(rec)
+            best = max(range(len(p)), key=lambda k: p[k])
+            out[i] = {"id": rec.id, "output": labels[best],
+                      "probs": {label: round(float(x), 6) for label, x in zip(labels, p)}}
+    by_task: dict[str, list[int]] = {}
+    for i in other:
+        by_task.setdefault(tasks.task_of(records[i]).name, []).append(i)
+    for name, idx in by_task.items():
+        gen = generation or GenerationConfig.for_task(name)
+        texts = generate_texts(model, tokenizer, prompts_of([records[i] for i in idx], tokenizer, style), gen,
+                               progress=progress, engine=engine)
+        for i, text in zip(idx, texts):
+            out[i] = {"id": records[i].id, "output": text}
+    return out  # type: ignore[return-value]
 
 
 def predict_cci(model, tokenizer, records: Sequence, style: str = "base", **score_kw) -> list[dict]:
-    """One prediction per record: ``{"id", "output": "inference_N", "probs": {label: p}}``."""
-    probs = score_options(model, tokenizer, cci_prompts(records, tokenizer, style), **score_kw)
-    return [_prediction(r.id, p) for r, p in zip(records, probs)]
+    """:func:`predict` for 대화 맥락 추론 records."""
+    return predict(model, tokenizer, records, style, **score_kw)
 
 
-def _prediction(rid: str, probs: Sequence[float]) -> dict:
-    from .data import CCI_LABELS
-
-    best = max(range(len(probs)), key=lambda k: probs[k])
-    return {"id": rid, "output": CCI_LABELS[best], "probs": {label: round(float(p), 6) for label, p in zip(CCI_LABELS, probs)}}
-
-
-def read_predictions(path: str | Path) -> list[dict]:
-    """A kit prediction file (JSON lines, or a JSON array) as a list of dicts."""
-    text = Path(path).read_text(encoding="utf-8-sig").strip()
-    if not text:
-        return []
-    if text.startswith("["):
-        return json.loads(text)
-    return [json.loads(line) for line in text.splitlines() if line.strip()]
+def generate_outputs(model, tokenizer, records: Sequence, cfg: GenerationConfig | None = None,
+                     style: str = "base") -> dict[str, str]:
+    """Generated answers of records, by id (cleaned to one line)."""
+    texts = generate_texts(model, tokenizer, prompts_of(records, tokenizer, style), cfg)
+    return {r.id: t for r, t in zip(records, texts)}
 
 
-def predict_cci_file(model, tokenizer, records: Sequence, out_path: str | Path, style: str = "base",
-                     chunk: int = 64, **score_kw) -> list[dict]:
-    """Predict and append to ``out_path`` (JSON lines) chunk by chunk; questions already in the
-    file are skipped, so an interrupted run resumes where it stopped."""
+def records_hash(records: Sequence) -> str:
+    """A short fingerprint of records' ids and inputs (a prediction file's header keeps it)."""
+    h = hashlib.sha256()
+    for r in records:
+        h.update(json.dumps(r.to_dict().get("input", r.to_dict()), ensure_ascii=False, sort_keys=True).encode())
+        h.update(r.id.encode())
+    return h.hexdigest()[:16]
+
+
+def _model_name(model) -> str:
+    """The model's folder, plus a fingerprint of its adapter weights (two trainings of the same
+    base are different models: a prediction file of one must not be resumed by the other)."""
+    path = str(getattr(getattr(model, "config", None), "_name_or_path", "") or "")
+    peft = getattr(model, "peft_config", None)
+    if peft:
+        first = next(iter(peft.values()))
+        sums = [f"{float(p.detach().float().sum()):.6g}" for n, p in model.named_parameters() if "lora_" in n][:16]
+        digest = hashlib.sha256(" ".join(sums).encode()).hexdigest()[:12]
+        path = f"{first.base_model_name_or_path} + adapter {digest}"
+    return path
+
+
+def predict_file(model, tokenizer, records: Sequence, out_path: str | Path, style: str = "base", chunk: int = 64,
+                 *, model_id: str | None = None, stop_after: int | None = None, **kw) -> list[dict]:
+    """Predict and append to ``out_path`` (JSON lines) chunk by chunk; records already in the
+    file are skipped, so an interrupted run resumes where it stopped.
+
+    The first line is a header ``{"kit_header": {"model", "style", "records"}}``; a file whose
+    header names another model, style or record set is refused (delete it or choose another
+    name) rather than silently reused. A torn last line (a kill mid-write) is dropped with a
+    warning. ``stop_after=N`` answers at most N more records and stops (an interruption, on
+    purpose: lessons and tests use it to show the resume).
+    """
     out_path = Path(out_path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    done = {p["id"] for p in read_predictions(out_path)} if out_path.is_file() else set()
+    header = {"model": model_id or _model_name(model), "style": style, "records": records_hash(records)}
+    done: set[str] = set()
+    if out_path.is_file() and out_path.stat().st_size:
+        raw = read_json_records(out_path, allow_torn_tail=True)
+        raw = raw if isinstance(raw, list) else [raw]
+        have = raw[0].get("kit_header") if raw and isinstance(raw[0], dict) else None
+        if have != header:
+            raise KitError(msg(f"{out_path}는 다른 모델·프롬프트·데이터로 만든 예측 파일입니다 ({have}). "
+                               "지우거나 다른 파일 이름을 쓰세요",
+                               f"{out_path} was made by another model, prompt style or record set ({have} vs "
+                               f"{header}); delete it or use another name"))
+        rows = [r for r in raw[1:] if isinstance(r, dict) and "id" in r]
+        write_json([{"kit_header": header}, *rows], out_path, jsonl=True)  # rewrite without a torn tail
+        done = {r["id"] for r in rows}
+    else:
+        write_json([{"kit_header": header}], out_path, jsonl=True)
     todo = [r for r in records if r.id not in done]
+    if stop_after is not None:
+        todo = todo[:stop_after]
     if done:
-        print(f"{len(done)}개는 이미 예측됨, {len(todo)}개 남음 / resuming: {len(done)} done, {len(todo)} to go")
+        print(msg(f"{len(done)}개는 이미 예측됨, {len(todo)}개 남음", f"resuming: {len(done)} done, {len(todo)} to go"))
     for lo in range(0, len(todo), chunk):
-        part = todo[lo : lo + chunk]
-        preds = predict_cci(model, tokenizer, part, style, **score_kw)
-        with open(out_path, "a", encoding="utf-8") as f:
-            for p in preds:
-                f.write(json.dumps(p, ensure_ascii=False) + "\n")
+        append_jsonl(predict(model, tokenizer, todo[lo: lo + chunk], style, **kw), out_path)
     by_id = {p["id"]: p for p in read_predictions(out_path)}
     return [by_id[r.id] for r in records if r.id in by_id]
 
+
+def predict_cci_file(model, tokenizer, records: Sequence, out_path: str | Path, style: str = "base",
+                     chunk: int = 64, **kw) -> list[dict]:
+    """:func:`predict_file` for 대화 맥락 추론 records."""
+    return predict_file(model, tokenizer, records, out_path, style, chunk, **kw)

@@ -26,7 +26,8 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Sequence
 
-from .data import QAExample
+from .tasks.korquad import (QAExample, evaluate, evaluate_examples, exact_match_score, f1_score,
+                            normalize_answer)
 
 __all__ = [
     "QAConfig",
@@ -107,7 +108,7 @@ def kit_tokenizer(path: str | Path | None = None, rebuild: bool = False, extra_t
     smoke-mode task, so none of them becomes [UNK]. Saved under
     ``outputs/tokenizers/kit-wordpiece`` so later lessons and the CLI reuse it.
     """
-    from .runtime import outputs_dir
+    from .core.paths import outputs_dir
     from .synthetic import vocabulary_texts
     from .vocab import load_tokenizer, shipped_texts, train_wordpiece
 
@@ -227,70 +228,6 @@ def postprocess(
 # ----------------------------------------------------------------------------- official metrics
 
 # The official KorQuAD 1.0 evaluation (itself built on SQuAD 1.1's): these quote and
-# bracket characters become spaces, then lowercasing, ASCII punctuation removal and
-# whitespace collapsing; F1 is computed over the characters of the remaining tokens.
-_KORQUAD_SYMBOLS = "'\"《》<>〈〉()‘’"
-_ASCII_PUNCT = set(string.punctuation)
-
-
-def normalize_answer(text: str) -> str:
-    """The official KorQuAD 1.0 normalisation.
-
-    >>> normalize_answer(" 《서울(현 종로구)》의 ")
-    '서울 현 종로구 의'
-    """
-    text = re.sub("[" + re.escape(_KORQUAD_SYMBOLS) + "]", " ", text)
-    text = text.lower()
-    text = "".join(ch for ch in text if ch not in _ASCII_PUNCT)
-    return " ".join(text.split())
-
-
-def exact_match_score(prediction: str, ground_truth: str) -> bool:
-    """Equal after :func:`normalize_answer`."""
-    return normalize_answer(prediction) == normalize_answer(ground_truth)
-
-
-def f1_score(prediction: str, ground_truth: str) -> float:
-    """Character-level F1 over the characters of the normalised tokens (spaces not counted)."""
-    pred_chars = [ch for tok in normalize_answer(prediction).split() for ch in tok]
-    gold_chars = [ch for tok in normalize_answer(ground_truth).split() for ch in tok]
-    same = sum((Counter(pred_chars) & Counter(gold_chars)).values())
-    if same == 0:
-        return 0.0
-    precision, recall = same / len(pred_chars), same / len(gold_chars)
-    return 2 * precision * recall / (precision + recall)
-
-
-def evaluate(dataset: dict | list, predictions: dict[str, str]) -> dict[str, float]:
-    """EM and F1 as percentages over every question of a KorQuAD file (its ``data`` list or the
-    whole object); an unanswered question scores 0. Best over the gold answers.
-
-    >>> evaluate({"data": [{"title": "t", "paragraphs": [{"context": "가나다", "qas": [
-    ...     {"id": "q", "question": "?", "answers": [{"text": "가나", "answer_start": 0}]}]}]}]}, {"q": "가나"})
-    {'exact_match': 100.0, 'f1': 100.0}
-    """
-    articles = dataset["data"] if isinstance(dataset, dict) else dataset
-    total = em = f1 = 0.0
-    for article in articles:
-        for para in article["paragraphs"]:
-            for qa in para["qas"]:
-                total += 1
-                if qa["id"] not in predictions:
-                    continue
-                golds = [a["text"] for a in qa["answers"]]
-                pred = predictions[qa["id"]]
-                em += max(float(exact_match_score(pred, g)) for g in golds)
-                f1 += max(f1_score(pred, g) for g in golds)
-    return {"exact_match": 100.0 * em / max(total, 1), "f1": 100.0 * f1 / max(total, 1)}
-
-
-def evaluate_examples(examples: Sequence[QAExample], predictions: dict[str, str]) -> dict[str, float]:
-    """:func:`evaluate` for flat examples (as loaded by :func:`helpers.data.load_korquad`)."""
-    from .data import korquad_to_json
-
-    return evaluate(korquad_to_json(examples), predictions)
-
-
 # ----------------------------------------------------------------------------- round trip
 
 
@@ -372,7 +309,7 @@ def train_qa(model, tok, train_examples: Sequence[QAExample], dev_examples: Sequ
     """
     from transformers import Trainer, TrainerCallback, TrainingArguments
 
-    from .runtime import trainer_precision
+    from .core.hardware import trainer_precision
 
     output_dir = Path(output_dir or cfg.output_dir)
     feats = build_features(train_examples, tok, cfg, train=True)
@@ -413,15 +350,74 @@ def train_qa(model, tok, train_examples: Sequence[QAExample], dev_examples: Sequ
 # ----------------------------------------------------------------------------- CLI
 
 
-def _load_predictions(path: str) -> dict[str, str]:
-    preds = json.loads(Path(path).read_text(encoding="utf-8-sig"))
-    if not isinstance(preds, dict):
-        raise SystemExit(f"{path}: 예측 파일은 {{질문 id: 답}} 객체여야 합니다 / predictions must map question id -> text")
-    return preds
+def _load_predictions(path: str, examples: Sequence[QAExample], dataset: str) -> dict[str, str]:
+    from .core.messages import KitError, msg
+    from .predictions import load_predictions
+
+    rows = load_predictions(path, records=examples, reference=dataset)
+    bad = [r["id"] for r in rows if not isinstance(r["output"], str)]
+    if bad:
+        raise KitError(msg(f"{path}: 답이 문자열이 아닌 id {len(bad)}개 (예: {bad[:3]})",
+                           f"{path}: {len(bad)} answers are not strings, e.g. {bad[:3]}"))
+    return {r["id"]: r["output"] for r in rows}
+
+
+def _qa_model_dir(path: str) -> Path:
+    """``path`` if it holds a fine-tuned QA model (a config whose architecture is for question
+    answering); :class:`KitError` otherwise (an LLM adapter, an untrained checkpoint)."""
+    from .core.messages import KitError, msg
+
+    folder = Path(path)
+    cfg_file = folder / "config.json"
+    if not cfg_file.is_file():
+        raise KitError(msg(f"{folder}에 config.json이 없습니다: 학습된 QA 모델 폴더가 아닙니다",
+                           f"{folder} has no config.json: not a trained QA model folder"))
+    archs = json.loads(cfg_file.read_text(encoding="utf-8")).get("architectures") or []
+    if not any(a.endswith("ForQuestionAnswering") for a in archs):
+        raise KitError(msg(f"{folder}의 모델({', '.join(archs) or '알 수 없음'})에는 학습된 QA 헤드가 없습니다",
+                           f"{folder} holds {', '.join(archs) or 'an unknown model'}, not a trained QA head"))
+    return folder
 
 
 def main(argv=None) -> int:
-    from .data import load_korquad, read_json_records, write_json
+    from .core.cli import run
+    from .core.io import read_json_records, write_json
+    from .data import load_korquad
+
+    def command(args) -> int:
+        if args.command == "evaluate":
+            examples = load_korquad(args.dataset)  # validates the file
+            preds = _load_predictions(args.predictions, examples, args.dataset)
+            print(json.dumps(evaluate(read_json_records(args.dataset), preds)))
+            return 0
+        if args.command == "roundtrip":
+            from .vocab import load_tokenizer
+
+            tok = load_tokenizer(args.tokenizer) if args.tokenizer else kit_tokenizer()
+            cfg = QAConfig(max_seq_length=args.max_seq_length, doc_stride=args.doc_stride)
+            examples = load_korquad(args.dataset)
+            scores, preds, lost = roundtrip(examples, tok, cfg)
+            print(json.dumps(scores))
+            by_id = {ex.id: ex for ex in examples}
+            for qid in lost:
+                print(f"lost {qid}: gold {by_id[qid].answers[0].text!r} -> got {preds[qid]!r}")
+            if args.out:
+                write_json(preds, args.out, inputs=[args.dataset])
+            return 0 if not lost else 1
+        folder = _qa_model_dir(args.model)
+        examples = load_korquad(args.data)
+        from transformers import AutoModelForQuestionAnswering
+
+        from .vocab import load_tokenizer
+
+        tok = load_tokenizer(folder)
+        cfg_path = folder / "qa_config.json"
+        cfg = QAConfig(**json.loads(cfg_path.read_text(encoding="utf-8"))) if cfg_path.is_file() else QAConfig()
+        model = AutoModelForQuestionAnswering.from_pretrained(folder)
+        preds = predict(model, tok, examples, cfg)
+        write_json(preds, args.out, inputs=[args.data])
+        print(f"wrote {len(preds)} predictions -> {args.out}")
+        return 0
 
     parser = argparse.ArgumentParser(prog="python -m helpers.korquad", description="KorQuAD 1.0 tools")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -438,39 +434,7 @@ def main(argv=None) -> int:
     pr.add_argument("--model", required=True)
     pr.add_argument("--data", required=True)
     pr.add_argument("--out", required=True)
-    args = parser.parse_args(argv)
-
-    if args.command == "evaluate":
-        load_korquad(args.dataset)  # validates the file
-        scores = evaluate(read_json_records(args.dataset), _load_predictions(args.predictions))
-        print(json.dumps(scores))
-        return 0
-    if args.command == "roundtrip":
-        from .vocab import load_tokenizer
-
-        tok = load_tokenizer(args.tokenizer) if args.tokenizer else kit_tokenizer()
-        cfg = QAConfig(max_seq_length=args.max_seq_length, doc_stride=args.doc_stride)
-        examples = load_korquad(args.dataset)
-        scores, preds, lost = roundtrip(examples, tok, cfg)
-        print(json.dumps(scores))
-        by_id = {ex.id: ex for ex in examples}
-        for qid in lost:
-            print(f"lost {qid}: gold {by_id[qid].answers[0].text!r} -> got {preds[qid]!r}")
-        if args.out:
-            write_json(preds, args.out)
-        return 0 if not lost else 1
-    from transformers import AutoModelForQuestionAnswering
-
-    from .vocab import load_tokenizer
-
-    tok = load_tokenizer(args.model)
-    cfg_path = Path(args.model) / "qa_config.json"
-    cfg = QAConfig(**json.loads(cfg_path.read_text(encoding="utf-8"))) if cfg_path.is_file() else QAConfig()
-    model = AutoModelForQuestionAnswering.from_pretrained(args.model)
-    preds = predict(model, tok, load_korquad(args.data), cfg)
-    write_json(preds, args.out)
-    print(f"wrote {len(preds)} predictions -> {args.out}")
-    return 0
+    return run(command, parser, argv)
 
 
 if __name__ == "__main__":

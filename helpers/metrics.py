@@ -61,20 +61,20 @@ def accuracy_of(predictions, records: Sequence) -> float:
     100.0
     """
     if not isinstance(predictions, list):
-        from .inference import read_predictions
+        from .core.io import read_predictions
 
         predictions = read_predictions(predictions)
     return accuracy({p["id"]: p["output"] for p in predictions}, {r.id: r.output for r in records if r.output})
 
 
-def accuracy_by_category(predictions: dict[str, str], records: Sequence):
-    """A DataFrame: questions and accuracy (%) per inference category, plus the total row."""
+def accuracy_by_category(predictions: dict[str, str], records: Sequence, categories: Sequence[str] | None = None):
+    """A DataFrame: questions and accuracy (%) per ``record.category`` (in ``categories``'
+    order, else in order of first appearance), plus the total row."""
     import pandas as pd
 
-    from .data import CCI_CATEGORIES
-
+    order = list(categories) if categories else list(dict.fromkeys(r.category for r in records))
     rows = []
-    for cat in CCI_CATEGORIES:
+    for cat in order:
         gold = {r.id: r.output for r in records if r.category == cat and r.output}
         if gold:
             rows.append({"category": cat, "questions": len(gold), "accuracy": round(accuracy(predictions, gold), 2)})
@@ -84,35 +84,33 @@ def accuracy_by_category(predictions: dict[str, str], records: Sequence):
 
 
 def confusion(predictions: dict[str, str], gold: dict[str, str], labels: Sequence[str] | None = None):
-    """Counts of (gold, predicted) label pairs as a DataFrame (rows: gold, columns: predicted)."""
+    """Counts of (gold, predicted) label pairs as a DataFrame (rows: gold, columns: predicted);
+    ``labels`` default to every label seen, sorted."""
     import pandas as pd
 
-    from .data import CCI_LABELS
-
-    labels = list(labels or CCI_LABELS)
+    labels = list(labels or sorted(set(gold.values()) | {predictions[k] for k in gold if k in predictions}))
     pairs = Counter((g, predictions.get(k, "(none)")) for k, g in gold.items())
     cols = labels + (["(none)"] if any(p == "(none)" for _, p in pairs) else [])
     return pd.DataFrame([[pairs[(g, p)] for p in cols] for g in labels], index=labels, columns=cols)
 
 
-def plot_confusion(predictions: dict[str, str], gold: dict[str, str], title: str = "혼동 행렬 (confusion)"):
-    """A heat map of :func:`confusion` with the counts written in the cells."""
-    import matplotlib.pyplot as plt
+def plot_confusion(predictions: dict[str, str], gold: dict[str, str], title: str = "혼동 행렬 (confusion)",
+                   labels: Sequence[str] | None = None):
+    """A heat map of :func:`confusion` with the counts written in the cells (white on dark cells)."""
+    from .core.plots import new_figure
 
-    from .eda import use_korean_font
-
-    use_korean_font()
-    table = confusion(predictions, gold)
-    fig, ax = plt.subplots(figsize=(4.8, 4))
+    table = confusion(predictions, gold, labels)
+    fig, ax = new_figure(title, size=(4.8, 4))
     ax.imshow(table.values, cmap="Blues")
     ax.set_xticks(range(len(table.columns)), table.columns, rotation=30)
     ax.set_yticks(range(len(table.index)), table.index)
+    high = table.values.max() or 1
     for i in range(table.shape[0]):
         for j in range(table.shape[1]):
-            ax.text(j, i, int(table.values[i, j]), ha="center", va="center")
+            value = int(table.values[i, j])
+            ax.text(j, i, value, ha="center", va="center", color="white" if value > high / 2 else "black")
     ax.set_xlabel("예측 (predicted)")
     ax.set_ylabel("정답 (gold)")
-    ax.set_title(title)
     fig.tight_layout()
     return fig
 
@@ -198,7 +196,10 @@ def bleu(predictions: Sequence[str], references: Sequence[str]) -> float:
 
 def _same_length(a: Sequence, b: Sequence) -> None:
     if len(a) != len(b):
-        raise ValueError(f"예측 {len(a)}개와 정답 {len(b)}개의 수가 다릅니다 / {len(a)} predictions vs {len(b)} references")
+        from .core.messages import msg
+
+        raise ValueError(msg(f"예측 {len(a)}개와 정답 {len(b)}개의 수가 다릅니다",
+                             f"{len(a)} predictions vs {len(b)} references"))
 
 
 def model_based_scores(predictions: Sequence[str], references: Sequence[str]) -> dict[str, float | str]:
@@ -235,31 +236,41 @@ def generation_scores(predictions: Sequence[str], references: Sequence[str], mod
 
 
 def _outputs_by_id(path: str) -> dict[str, str]:
-    from .data import read_json_records
+    from .core.io import read_predictions
 
-    raw = read_json_records(path)
-    if isinstance(raw, dict):
-        return {k: v for k, v in raw.items()}
-    return {r["id"]: r.get("output") or "" for r in raw}
+    return {r["id"]: r.get("output") or "" for r in read_predictions(path)}
 
 
 def main(argv=None) -> int:
+    from .core.cli import run
+    from .core.messages import KitError, msg
+
+    def command(args) -> int:
+        gold, pred = _outputs_by_id(args.gold), _outputs_by_id(args.pred)
+        missing = [k for k in gold if k not in pred]
+        extra = [k for k in pred if k not in gold]
+        if len(missing) == len(gold):
+            raise KitError(msg(f"{args.pred}의 id가 {args.gold}의 id와 하나도 겹치지 않습니다",
+                               f"no id of {args.pred} is in {args.gold}"))
+        if missing:
+            print(msg(f"예측이 없는 id {len(missing)}개는 0점 처리합니다 (예: {missing[:3]})",
+                      f"{len(missing)} ids without a prediction score 0, e.g. {missing[:3]}"), file=sys.stderr)
+        if extra:
+            print(msg(f"정답 파일에 없는 id {len(extra)}개는 무시합니다 (예: {extra[:3]})",
+                      f"{len(extra)} ids not in the gold file are ignored, e.g. {extra[:3]}"), file=sys.stderr)
+        ids = list(gold)
+        scores = generation_scores([pred.get(k, "") for k in ids], [gold[k] for k in ids], args.model_based)
+        print(json.dumps({k: round(v, 2) if isinstance(v, float) else v for k, v in scores.items()},
+                         ensure_ascii=False))
+        return 0
+
     parser = argparse.ArgumentParser(prog="python -m helpers.metrics")
     sub = parser.add_subparsers(dest="command", required=True)
     gen = sub.add_parser("generation", help="ROUGE-1 and BLEU of a prediction file against a gold file")
     gen.add_argument("gold")
     gen.add_argument("pred")
     gen.add_argument("--model-based", action="store_true", help="also BERTScore and BLEURT-20 (needs their models)")
-    args = parser.parse_args(argv)
-    gold, pred = _outputs_by_id(args.gold), _outputs_by_id(args.pred)
-    missing = [k for k in gold if k not in pred]
-    if missing:
-        print(f"예측이 없는 id {len(missing)}개는 0점 처리 / {len(missing)} ids without prediction score 0, "
-              f"e.g. {missing[:3]}", file=sys.stderr)
-    ids = list(gold)
-    scores = generation_scores([pred.get(k, "") for k in ids], [gold[k] for k in ids], args.model_based)
-    print(json.dumps({k: round(v, 2) if isinstance(v, float) else v for k, v in scores.items()}, ensure_ascii=False))
-    return 0
+    return run(command, parser, argv)
 
 
 if __name__ == "__main__":

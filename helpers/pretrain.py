@@ -50,18 +50,14 @@ def documents_from_texts(texts: Iterable[str], min_sentences: int = 2) -> list[l
 
 
 def shipped_documents() -> list[list[str]]:
-    """Multi-sentence documents from the shipped text: KorQuAD paragraphs, stories,
-    conversations (one utterance per sentence) and konlpy's constitution and bills."""
-    from . import data
+    """Multi-sentence documents from the shipped text (each task says what a document of its
+    is: KorQuAD paragraphs, stories, conversations with one utterance a sentence), train and
+    dev samples only, then konlpy's constitution and bills."""
+    from .vocab import sample_records
 
     docs: list[list[str]] = []
-    for split in ("train", "dev"):
-        docs += documents_from_texts({q.context for q in data.load_korquad(data.sample_file("korquad", split))})
-        for rec in data.load_sc(data.sample_file("sc", split)):
-            if rec.output:
-                docs.append([rec.sentence1, rec.output, rec.sentence3])
-        for task in ("cci", "dcs"):
-            docs += [[u.utterance for u in r.conversation] for r in data.load(task, data.sample_file(task, split))]
+    for task, records in sample_records(("train", "dev")):
+        docs += task.documents(records)
     try:
         from konlpy.corpus import kobill, kolaw
     except ImportError:
@@ -165,7 +161,7 @@ def pretrain(model, tok, examples: list[dict], cfg: PretrainConfig, output_dir) 
     """Train a ``BertForPreTraining`` on SOP examples with n-gram masking; returns the loss log."""
     from transformers import Trainer, TrainingArguments
 
-    from .runtime import trainer_precision
+    from .core.hardware import trainer_precision
 
     args = TrainingArguments(
         output_dir=str(output_dir),

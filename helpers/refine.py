@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
-from .data import Utterance
+from .tasks.base import Utterance
 
 __all__ = [
     "collapse_whitespace",
@@ -462,19 +462,43 @@ def conversation_text(record) -> str:
 # ----------------------------------------------------------------------------- files
 
 
+def _fingerprint(path: Path) -> dict:
+    import hashlib
+
+    return {"source": str(Path(path).resolve()), "size": path.stat().st_size,
+            "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+
+
 def refined_file(task: str, split: str, *, rebuild: bool = False, verbose: bool = True) -> Path:
     """The refined file the training lessons read (``outputs/refined/<task>/<split>.json``).
 
     Built from :func:`helpers.data.data_file` with all nine rules when missing (so every
-    lesson also runs on its own in a fresh runtime) or when ``rebuild``.
+    lesson also runs on its own in a fresh runtime), when ``rebuild``, or when its source
+    changed: a sidecar ``<split>.json.source.json`` records the source's path, size and
+    SHA-256, so adding the real data after a run on the samples rebuilds the file.
     """
-    from .data import data_file, load, write_records
-    from .runtime import outputs_dir
+    import json
 
+    from .core.io import write_text
+    from .core.messages import msg
+    from .core.paths import outputs_dir
+    from .data import data_file, load, write_records
+
+    source = data_file(task, split, verbose=verbose)
     path = outputs_dir("refined", task) / f"{split}.json"
-    if rebuild or not path.is_file():
-        res = refine(load(task, data_file(task, split, verbose=verbose)))
-        write_records(task, res.records, path)
+    stamp = path.with_name(path.name + ".source.json")
+    want = _fingerprint(source)
+    try:
+        have = json.loads(stamp.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        have = None
+    if rebuild or not path.is_file() or have != want:
+        if verbose and path.is_file() and have != want and not rebuild:
+            print(msg(f"[{task}/{split}] 원본이 바뀌어 정제 파일을 다시 만듭니다", f"[{task}/{split}] the source changed: rebuilding"))
+        res = refine(load(task, source))
+        write_records(task, res.records, path, inputs=[source])
+        write_text(json.dumps(want, ensure_ascii=False, indent=2) + "\n", stamp)
         if verbose:
-            print(f"[{task}/{split}] refined {len(res.records)} records -> {path}")
+            print(msg(f"[{task}/{split}] 정제된 레코드 {len(res.records)}개 -> {path}",
+                      f"[{task}/{split}] refined {len(res.records)} records -> {path}"))
     return path

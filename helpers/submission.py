@@ -1,8 +1,9 @@
-"""Submission files in the official layout: a writer and a validator for every NIKL task.
+"""Submission files in the official layout: a writer and a validator for every task that is
+submitted as its test file with ``output`` filled in (see ``Task.submission``).
 
-A submission is the official test file itself with each record's ``output`` filled in
-(``inference_1|2|3`` for 대화 맥락 추론, the text for 일상 대화 요약 and 이야기 완성), in
-UTF-8 with Korean unescaped. ::
+The writer fills each test record's ``output`` from predictions (a label for choice records,
+the text for generated ones) and writes UTF-8 with Korean unescaped, in the test file's
+layout (JSON lines for 이야기 완성). ::
 
     python -m helpers.submission check --task cci SUBMISSION.json TEST.json
     python -m helpers.submission write --task cci TEST.json PREDICTIONS.jsonl -o SUBMISSION.json
@@ -16,132 +17,143 @@ This module imports no model library.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections import Counter
 from pathlib import Path
 
-from .data import CCI_LABELS, read_json_records, write_json
+from . import tasks
+from .core.io import read_json_records, write_json
+from .core.messages import KitError, msg
 
-__all__ = ["SUBMISSION_TASKS", "fill_submission", "write_submission", "check_submission"]
-
-SUBMISSION_TASKS = ("cci", "dcs", "sc")
+__all__ = ["SUBMISSION_TASKS", "submission_tasks", "fill_submission", "write_submission", "check_submission"]
 
 
-def _records(path: str | Path) -> list[dict]:
+def submission_tasks() -> tuple[str, ...]:
+    """Registered tasks that are submitted as a filled test file."""
+    return tuple(t.name for t in tasks.all_tasks() if t.submission)
+
+
+SUBMISSION_TASKS = submission_tasks()
+
+
+def _raw_records(task: str, path: str | Path) -> list[dict]:
     raw = read_json_records(path)
+    if isinstance(raw, dict) and tasks.get(task).extension == "jsonl":
+        raw = [raw]
     if not isinstance(raw, list):
-        raise ValueError(f"{path}: 레코드 배열이어야 합니다 / must be a list of records")
+        raise KitError(msg(f"{path}: 레코드 배열이어야 합니다", f"{path}: must be a list of records"))
     return raw
 
 
-def fill_submission(task: str, test_records: list[dict], predictions: dict[str, str]) -> list[dict]:
+def _test_records(task: str, path: str | Path) -> tuple[list[dict], dict]:
+    """The raw test records (validated as the task's file) and the typed records by id."""
+    t = tasks.get(task)
+    typed = t.load(path)
+    return _raw_records(task, path), {r.id: r for r in typed}
+
+
+def fill_submission(task: str, test_records: list[dict], predictions: dict[str, str], typed: dict | None = None) -> list[dict]:
     """The test records with ``output`` set from ``predictions`` (id -> label or text)."""
+    t = tasks.get(task)
     missing = [r["id"] for r in test_records if r["id"] not in predictions]
     if missing:
-        raise ValueError(f"예측이 없는 id {len(missing)}개 / {len(missing)} test ids have no prediction, e.g. {missing[:3]}")
-    out = []
-    for rec in test_records:
+        raise KitError(msg(f"예측이 없는 test id {len(missing)}개 (예: {missing[:3]})",
+                           f"{len(missing)} test ids have no prediction, e.g. {missing[:3]}"))
+    typed = typed if typed is not None else {r.id: r for r in t.build(test_records)}
+    out, problems = [], []
+    for i, rec in enumerate(test_records):
         filled = dict(rec)
         filled["output"] = predictions[rec["id"]]
+        problem = t.check_output(typed[rec["id"]], filled["output"])
+        if problem:
+            problems.append(f"record #{i} (id={rec['id']}): {problem}")
         out.append(filled)
-    problems = _check_outputs(task, out)
     if problems:
-        raise ValueError("\n".join(problems[:5]))
+        raise KitError("\n".join(problems[:5]))
     return out
 
 
 def write_submission(task: str, test_path: str | Path, predictions: dict[str, str], out_path: str | Path) -> Path:
-    """Write the filled test file (JSON lines for ``sc``, a JSON array otherwise)."""
-    filled = fill_submission(task, _records(test_path), predictions)
-    return write_json(filled, out_path, jsonl=task == "sc")
-
-
-def _check_outputs(task: str, records: list[dict]) -> list[str]:
-    problems = []
-    for i, rec in enumerate(records):
-        out = rec.get("output")
-        rid = rec.get("id")
-        if task == "cci":
-            if out not in CCI_LABELS:
-                problems.append(f"record #{i} (id={rid}): 잘못된 레이블 {out!r} / invalid label (expected one of {', '.join(CCI_LABELS)})")
-        elif not isinstance(out, str) or not out.strip():
-            problems.append(f"record #{i} (id={rid}): 답이 비어 있습니다 / empty or non-text output {out!r}")
-        elif "\n" in out:
-            problems.append(f"record #{i} (id={rid}): 답에 줄바꿈이 있습니다 / output spans several lines")
-    return problems
+    """Write the filled test file (in the task's layout); refuses to overwrite the test file."""
+    raw, typed = _test_records(task, test_path)
+    filled = fill_submission(task, raw, predictions, typed)
+    return write_json(filled, out_path, jsonl=tasks.get(task).extension == "jsonl", inputs=[test_path])
 
 
 def check_submission(task: str, submission_path: str | Path, test_path: str | Path) -> list[str]:
     """Every problem of a submission against its test file (an empty list: ready to submit)."""
-    if task not in SUBMISSION_TASKS:
-        raise ValueError(f"task must be one of {SUBMISSION_TASKS}")
-    sub, test = _records(submission_path), _records(test_path)
+    t = tasks.get(task)
+    if not t.submission:
+        raise KitError(msg(f"'{task}' 과제는 test 파일을 채워 제출하지 않습니다", f"task '{task}' has no submission file"))
+    sub = _raw_records(task, submission_path)
+    test, typed = _test_records(task, test_path)
     problems: list[str] = []
-    ids = [r.get("id") for r in sub]
+    ids = [r.get("id") if isinstance(r, dict) else None for r in sub]
     for rid, n in Counter(ids).items():
         if n > 1:
-            problems.append(f"중복 id / duplicate id {rid!r} ({n} times)")
+            problems.append(msg(f"중복 id {rid!r} ({n}번)", f"duplicate id {rid!r} ({n} times)"))
     test_by_id = {r["id"]: r for r in test}
-    missing = [rid for rid in test_by_id if rid not in set(ids)]
+    present = set(ids)
+    missing = [rid for rid in test_by_id if rid not in present]
     extra = [rid for rid in dict.fromkeys(ids) if rid not in test_by_id]
     if missing:
-        problems.append(f"빠진 id {len(missing)}개 / {len(missing)} missing ids, e.g. {missing[:3]}")
+        problems.append(msg(f"빠진 id {len(missing)}개 (예: {missing[:3]})", f"{len(missing)} missing ids, e.g. {missing[:3]}"))
     if extra:
-        problems.append(f"test 파일에 없는 id {len(extra)}개 / {len(extra)} extra ids, e.g. {extra[:3]}")
+        problems.append(msg(f"test 파일에 없는 id {len(extra)}개 (예: {extra[:3]})",
+                            f"{len(extra)} extra ids, e.g. {extra[:3]}"))
     for i, rec in enumerate(sub):
+        if not isinstance(rec, dict):
+            problems.append(msg(f"record #{i}: 객체가 아닙니다", f"record #{i}: not an object"))
+            continue
         ref = test_by_id.get(rec.get("id"))
         if ref is None:
             continue
         if set(rec) != set(ref) | {"output"}:
-            problems.append(f"record #{i} (id={rec['id']}): 필드가 다릅니다 / fields changed: "
-                            f"{sorted(set(rec) ^ (set(ref) | {'output'}))}")
+            problems.append(msg(f"record #{i} (id={rec['id']}): 필드가 다릅니다: ", f"record #{i} (id={rec['id']}): fields changed: ")
+                            + str(sorted(set(rec) ^ (set(ref) | {"output"}))))
         if rec.get("input") != ref.get("input"):
-            problems.append(f"record #{i} (id={rec['id']}): input이 test 파일과 다릅니다 / 'input' differs from the test file")
-    problems += _check_outputs(task, sub)
+            problems.append(msg(f"record #{i} (id={rec['id']}): input이 test 파일과 다릅니다",
+                                f"record #{i} (id={rec['id']}): 'input' differs from the test file"))
+        problem = t.check_output(typed[rec["id"]], rec.get("output"))
+        if problem:
+            problems.append(f"record #{i} (id={rec['id']}): {problem}")
     return problems
 
 
-def _load_prediction_map(path: str | Path) -> dict[str, str]:
-    from .inference import read_predictions
-
-    text = Path(path).read_text(encoding="utf-8-sig").strip()
-    if text.startswith("{") and "\n" not in text.strip():
-        obj = json.loads(text)
-        if "id" not in obj:
-            return obj  # {id: output}
-    return {p["id"]: p["output"] for p in read_predictions(path)}
-
-
 def main(argv=None) -> int:
+    from .core.cli import run
+    from .predictions import load_predictions, outputs
+
+    def command(args) -> int:
+        if args.command == "write":
+            test = tasks.get(args.task).load(args.test)
+            rows = load_predictions(args.predictions, task=args.task, records=test,
+                                    reference=args.test, allow_missing=False)
+            path = write_submission(args.task, args.test, outputs(rows), args.out)
+            print(msg(f"제출 파일을 썼습니다: {path}", f"wrote {path}"))
+            return 0
+        problems = check_submission(args.task, args.submission, args.test)
+        if problems:
+            print(msg(f"제출 파일에 문제가 {len(problems)}건 있습니다:", f"{len(problems)} problem(s):"))
+            for p in problems[:20]:
+                print(f"  - {p}")
+            return 1
+        print(msg(f"OK: {len(_raw_records(args.task, args.submission))}개 레코드, 제출할 수 있습니다",
+                  f"OK: {len(_raw_records(args.task, args.submission))} records, ready to submit"))
+        return 0
+
     parser = argparse.ArgumentParser(prog="python -m helpers.submission")
     sub = parser.add_subparsers(dest="command", required=True)
     ck = sub.add_parser("check", help="validate a submission against its test file")
-    ck.add_argument("--task", required=True, choices=SUBMISSION_TASKS)
+    ck.add_argument("--task", required=True, choices=submission_tasks())
     ck.add_argument("submission")
     ck.add_argument("test")
     wr = sub.add_parser("write", help="fill a test file with predictions")
-    wr.add_argument("--task", required=True, choices=SUBMISSION_TASKS)
+    wr.add_argument("--task", required=True, choices=submission_tasks())
     wr.add_argument("test")
     wr.add_argument("predictions", help="kit prediction file (JSON lines) or {id: output} JSON")
     wr.add_argument("-o", "--out", required=True)
-    args = parser.parse_args(argv)
-    try:
-        if args.command == "write":
-            path = write_submission(args.task, args.test, _load_prediction_map(args.predictions), args.out)
-            print(f"wrote {path}")
-            return 0
-        problems = check_submission(args.task, args.submission, args.test)
-    except (ValueError, FileNotFoundError) as err:
-        print(f"error: {err}")
-        return 1
-    if problems:
-        print(f"제출 파일에 문제가 {len(problems)}건 있습니다 / {len(problems)} problem(s):")
-        for p in problems[:20]:
-            print(f"  - {p}")
-        return 1
-    print(f"OK: {len(_records(args.submission))} records, ready to submit")
-    return 0
+    return run(command, parser, argv)
 
 
 if __name__ == "__main__":

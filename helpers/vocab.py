@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
+
+from .core.kiwi import kiwi
 
 __all__ = [
     "morphemes",
@@ -39,13 +40,6 @@ BERT_SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 KIT_FILE = "kit_tokenizer.json"
 
 
-@lru_cache(maxsize=None)
-def _kiwi():
-    from kiwipiepy import Kiwi
-
-    return Kiwi()
-
-
 def morphemes(text: str) -> list[tuple[str, str, int, int]]:
     """kiwipiepy's morphemes of ``text`` as ``(form, tag, start, end)`` in the original text.
 
@@ -54,7 +48,7 @@ def morphemes(text: str) -> list[tuple[str, str, int, int]]:
     >>> morphemes("밥을")
     [('밥', 'NNG', 0, 1), ('을', 'JKO', 1, 2)]
     """
-    return [(t.form, t.tag, t.start, t.end) for t in _kiwi().tokenize(text)]
+    return [(t.form, t.tag, t.start, t.end) for t in kiwi().tokenize(text)]
 
 
 @dataclass(frozen=True)
@@ -88,7 +82,7 @@ def segment(text: str) -> Segmented:
     """
     if not text:
         return Segmented("", ())
-    cuts = {t.start for t in _kiwi().tokenize(text)}
+    cuts = {t.start for t in kiwi().tokenize(text)}
     chars: list[str] = []
     offsets: list[int] = []
     for i, ch in enumerate(text):
@@ -101,34 +95,14 @@ def segment(text: str) -> Segmented:
 
 
 def shipped_texts() -> Iterator[str]:
-    """Korean text that ships with the kit: every sample file's text and konlpy's corpora.
+    """Korean text that ships with the kit: every sample file's text (each task says what its
+    text is) and konlpy's corpora, in a fixed order.
 
     konlpy ships the Korean constitution (``kolaw``) and ten National Assembly bills
     (``kobill``); together with the samples they are enough to train a smoke-mode vocabulary.
     """
-    from . import data
-
-    for task in data.TASKS:
-        for split in ("train", "dev", "test"):
-            path = data.sample_file(task, split)
-            if not path.is_file():
-                continue
-            for rec in data.load(task, path):
-                if task in ("cci", "dcs"):
-                    yield from (u.utterance for u in rec.conversation)
-                    if task == "cci":
-                        yield from rec.options
-                elif task == "sc":
-                    yield from (rec.sentence1, rec.sentence3)
-                else:
-                    yield rec.question
-                if task == "korquad":
-                    continue
-                if rec.output:
-                    yield rec.output
-        if task == "korquad":
-            for split in ("train", "dev"):
-                yield from {q.context for q in data.load("korquad", data.sample_file("korquad", split))}
+    for task, records in sample_records():
+        yield from task.corpus(records)
     try:
         from konlpy.corpus import kobill, kolaw
     except ImportError:  # konlpy is an optional extra (notebooks)
@@ -136,6 +110,17 @@ def shipped_texts() -> Iterator[str]:
     for corpus in (kolaw, kobill):
         for fileid in corpus.fileids():
             yield from (line for line in corpus.open(fileid).read().splitlines() if line.strip())
+
+
+def sample_records(splits: Sequence[str] = ("train", "dev", "test")):
+    """``(task, records)`` of every shipped sample file of ``splits``, task by task."""
+    from . import data, tasks
+
+    for task in tasks.all_tasks():
+        for split in splits:
+            path = data.sample_file(task.name, split)
+            if path.is_file():
+                yield task, task.load(path)
 
 
 class KitTokenizer:

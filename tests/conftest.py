@@ -12,6 +12,13 @@ from pathlib import Path
 import pytest
 
 
+@pytest.fixture(autouse=True)
+def english_messages(monkeypatch):
+    """Tests read the kit's messages in English (``KIT_LANG=en``); lessons and doctests keep
+    the Korean default."""
+    monkeypatch.setenv("KIT_LANG", "en")
+
+
 @pytest.fixture
 def outputs(tmp_path, monkeypatch):
     """Send everything the helpers write under outputs/ to a temporary folder."""
@@ -58,6 +65,7 @@ def trained_cci(tiny_llm_dir, tmp_path_factory):
     seed_everything(0, threads=2)
     out = tmp_path_factory.mktemp("cci-run")
     cfg = llm.LLMConfig.smoke(model_name=str(tiny_llm_dir), output_dir=str(out), seed=0)
-    model, tok = llm.train(cfg, synthetic.synthetic_cci(320, seed=0))
+    res = llm.train(cfg, synthetic.synthetic_cci(320, seed=0))
+    model, tok = res.model, res.tokenizer
     dev = synthetic.synthetic_cci(60, seed=100, split="dev")
     return model, tok, cfg, dev

@@ -142,8 +142,9 @@ def test_empty_conversation():
     rec = cci_record()
     rec["input"]["conversation"] = []
     rec["input"]["reference_id"] = []
-    p = _only_problem("cci", [rec])
-    assert p.field == "input.conversation" and "empty conversation" in p.message
+    problems = data.validate("cci", [rec], "f.json")
+    assert [(p.field, p.message) for p in problems] == [("input.conversation", "empty conversation"),
+                                                        ("input.reference_id", "empty value")]
 
 
 def test_reference_id_not_in_conversation():
@@ -168,7 +169,7 @@ def test_test_files_accept_hidden_answers(hidden):
     else:
         rec["output"] = hidden
     assert data.validate("cci", [rec]) == []
-    assert data._build("cci", [rec])[0].output is None
+    assert data.tasks.get("cci").build([rec])[0].output is None
 
 
 def test_train_record_needs_an_answer():
@@ -178,13 +179,20 @@ def test_train_record_needs_an_answer():
     assert _only_problem("dcs", [rec]).field == "output"
 
 
-def test_error_message_is_bilingual_and_lists_several(write_json):
+def test_error_message_is_in_one_language_and_lists_several(write_json, monkeypatch):
     recs = [cci_record(i, output="x") for i in range(1, 8)]
+    path = write_json(recs)
     with pytest.raises(DataError) as err:
-        data.load_cci(write_json(recs))
-    text = str(err.value)
-    assert "데이터 파일 오류 7건" in text and "and 2 more" in text and "알 수 없는 정답" in text
-
+        data.load_cci(path)
+    english = str(err.value)
+    assert "7 problem(s)" in english and "and 2 more" in english and "unknown answer label" in english
+    assert "오류" not in english and "알 수 없는" not in english        # one language at a time
+    monkeypatch.setenv("KIT_LANG", "ko")
+    with pytest.raises(DataError) as err:
+        data.load_cci(path)
+    korean = str(err.value)
+    assert "파일 오류 7건" in korean and "그 밖에 2건" in korean and "알 수 없는 정답" in korean
+    assert "unknown answer label" not in korean
 
 def test_unknown_task_is_refused():
     with pytest.raises(ValueError, match="unknown task"):

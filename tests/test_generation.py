@@ -95,7 +95,8 @@ def trained_gen(tiny_llm_dir, tmp_path_factory):
     dev = synthetic.synthetic_dcs(16, seed=7, split="dev")
     greedy = inference.GenerationConfig(max_new_tokens=32, batch_size=8)
     before = inference.generate_outputs(model, tok, dev, greedy)
-    model, tok = llm.train(cfg, synthetic.synthetic_dcs(320, seed=0), model=model, tokenizer=tok)
+    res = llm.train(cfg, synthetic.synthetic_dcs(320, seed=0), model=model, tokenizer=tok)
+    model, tok = res.model, res.tokenizer
     return model, tok, dev, before, greedy
 
 
@@ -114,7 +115,27 @@ def test_batched_greedy_equals_one_at_a_time(trained_gen):
     assert len({len(tok(p)["input_ids"]) for p in prompts}) > 3      # different lengths: left padding used
     batched = inference.generate_texts(model, tok, prompts, greedy, progress=False)
     single = [inference.generate_texts(model, tok, [p], greedy, progress=False)[0] for p in prompts]
-    assert batched == single
+    differ = [i for i, (b, s) in enumerate(zip(batched, single)) if b != s]
+    # Left padding changes the numerics slightly; an output may flip only where greedy decoding
+    # met a near-tie (top-2 probabilities within 0.1 at some step of the one-at-a-time run).
+    for i in differ:
+        assert _smallest_top2_margin(model, tok, prompts[i], greedy.max_new_tokens) < 0.1, (batched[i], single[i])
+    assert len(differ) <= len(prompts) // 8, differ
+
+
+def _smallest_top2_margin(model, tok, prompt, max_new_tokens):
+    import torch
+
+    ids = torch.tensor([tok(prompt, add_special_tokens=False)["input_ids"]])
+    with torch.inference_mode():
+        out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=max_new_tokens,
+                             do_sample=False, output_scores=True, return_dict_in_generate=True,
+                             pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id)
+    margins = []
+    for step in out.scores:
+        top = torch.softmax(step[0].float(), dim=-1).topk(2).values
+        margins.append(float(top[0] - top[1]))
+    return min(margins)
 
 
 def test_token_budget_batches_respect_the_budget():

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from helpers import inference, llm, synthetic
+from helpers.core.messages import KitError
 
 
 def test_qlora_really_quantizes_and_trains_only_adapters(tiny_llm_dir, tmp_path):
@@ -83,7 +84,8 @@ def test_training_beats_chance_on_another_seed(tiny_llm_dir, tmp_path):
 
     seed_everything(1, threads=2)
     cfg = llm.LLMConfig.smoke(model_name=str(tiny_llm_dir), output_dir=str(tmp_path), seed=1)
-    model, tok = llm.train(cfg, synthetic.synthetic_cci(320, seed=1))
+    res = llm.train(cfg, synthetic.synthetic_cci(320, seed=1))
+    model, tok = res.model, res.tokenizer
     dev = synthetic.synthetic_cci(60, seed=101, split="dev")
     preds = inference.predict_cci(model, tok, dev, progress=False)
     assert sum(p["output"] == r.output for p, r in zip(preds, dev)) / len(dev) >= 0.8
@@ -103,7 +105,7 @@ def test_resume_continues_from_the_last_checkpoint(tiny_llm_dir, tmp_path):
     llm.train(cfg, records, max_steps=4)                      # "interrupted" after 4 steps
     assert llm.last_checkpoint(tmp_path).endswith("checkpoint-4")
     Count.steps = 0
-    model, _ = llm.train(cfg, records, max_steps=6, callbacks=[Count()])
+    llm.train(cfg, records, max_steps=6, callbacks=[Count()])
     assert Count.steps == 2                                   # only steps 5 and 6 ran again
     assert llm.last_checkpoint(tmp_path).endswith("checkpoint-6")
 
@@ -131,25 +133,41 @@ def test_generation_mode_parses_the_same_letters(trained_cci):
 def test_prediction_file_resumes_without_redoing(trained_cci, tmp_path):
     model, tok, cfg, dev = trained_cci
     out = tmp_path / "pred.jsonl"
-    inference.predict_cci_file(model, tok, dev[:10], out, chunk=4)       # an interrupted run
     calls = []
     original = inference.score_options
 
-    def counting(m, t, prompts, **kw):
+    def interrupted(m, t, prompts, *a, **kw):
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # the runtime dies during the third chunk
         calls.append(len(prompts))
-        return original(m, t, prompts, **kw)
+        return original(m, t, prompts, *a, **kw)
 
-    inference.score_options = counting
+    def counting(m, t, prompts, *a, **kw):
+        calls.append(len(prompts))
+        return original(m, t, prompts, *a, **kw)
+
+    inference.score_options = interrupted
     try:
+        with pytest.raises(KeyboardInterrupt):
+            inference.predict_cci_file(model, tok, dev, out, chunk=4)
+        assert len(out.read_text(encoding="utf-8").splitlines()) == 1 + 8   # header + two chunks kept
+        with open(out, "a", encoding="utf-8") as f:
+            f.write('{"id": "nikluge-2024-대화 맥락 추론-dev-0000')               # a torn last line (kill mid-write)
+        calls.clear()
+        inference.score_options = counting
         preds = inference.predict_cci_file(model, tok, dev, out, chunk=16)
     finally:
         inference.score_options = original
-    assert sum(calls) == len(dev) - 10
+    assert sum(calls) == len(dev) - 8                                      # only the rest was scored
     assert [p["id"] for p in preds] == [r.id for r in dev]
     lines = out.read_text(encoding="utf-8").splitlines()
-    assert len(lines) == len(dev) and "대화 맥락 추론" in lines[0]
-    assert set(json.loads(lines[0])["probs"]) == {"inference_1", "inference_2", "inference_3"}
-
+    assert "kit_header" in json.loads(lines[0])
+    assert len(lines) == len(dev) + 1 and "대화 맥락 추론" in lines[1]
+    assert set(json.loads(lines[1])["probs"]) == {"inference_1", "inference_2", "inference_3"}
+    with pytest.raises(KitError, match="another model, prompt style or record set"):
+        inference.predict_cci_file(model, tok, dev, out, style="instruction")   # another prompt: refused
+    with pytest.raises(KitError, match="another model, prompt style or record set"):
+        inference.predict_cci_file(model, tok, dev[:5], out)                    # other records: refused
 
 def test_merged_model_answers_like_the_adapter(trained_cci, tmp_path):
     model, tok, cfg, dev = trained_cci
@@ -177,7 +195,7 @@ def test_entry_point_runs_as_two_ddp_processes(tiny_llm_dir, tmp_path):
 def test_engine_selection_on_a_cpu(monkeypatch):
     assert llm.resolve_engine("auto") == "hf"          # no CUDA here: never unsloth
     assert llm.resolve_engine("hf") == "hf"
-    with pytest.raises(RuntimeError, match="needs a CUDA GPU"):
+    with pytest.raises(KitError, match="needs a CUDA GPU"):
         llm.resolve_engine("unsloth")
     with pytest.raises(ValueError):
         llm.resolve_engine("fast")
@@ -185,6 +203,17 @@ def test_engine_selection_on_a_cpu(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "unsloth" else object())
     assert llm.resolve_engine("auto") == "hf"          # a GPU without unsloth installed
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: object())
+    assert llm.resolve_engine("auto") == "unsloth"     # a GPU with unsloth: the fast engine
+    monkeypatch.setenv("KIT_ENGINE", "hf")
+    assert llm.resolve_engine("auto") == "hf"          # KIT_ENGINE=hf keeps the plain path, read in one place
+    from helpers import runtime
+    from helpers.core import hardware
+    monkeypatch.setattr(hardware, "gpu_info", lambda: ("H100", 80.0, True))
+    monkeypatch.setattr(runtime, "gpu_info", hardware.gpu_info)
+    assert runtime.detect().engine == "hf"
+    monkeypatch.delenv("KIT_ENGINE")
+    assert runtime.detect().engine == "unsloth" and runtime.detect().precision == "bf16"
 
 
 def test_token_budget_training_groups_by_length_and_keeps_the_effective_batch(tiny_llm_dir, tmp_path):
@@ -201,7 +230,7 @@ def test_token_budget_training_groups_by_length_and_keeps_the_effective_batch(ti
         return original(*args, **kw)
 
     model.forward = spy
-    llm.train(cfg, records, model=model, tokenizer=tok)
+    result = llm.train(cfg, records, model=model, tokenizer=tok)
     assert sum(b for b, _ in seen) == len(records)               # every example once per epoch
     assert all(b * n <= 1024 or b == 1 for b, n in seen)          # padded tokens within the budget
     assert len({b for b, _ in seen}) > 1                          # batch size follows the lengths
@@ -210,7 +239,7 @@ def test_token_budget_training_groups_by_length_and_keeps_the_effective_batch(ti
     first, second = list(iter(sampler)), list(iter(sampler))
     assert sorted(map(tuple, first)) == sorted(map(tuple, second)) and first != second   # reshuffled per epoch
     mean_batch = len(records) / len(sampler)
-    assert model.trainer_log[-1]["step"] == pytest.approx(len(sampler) / round(16 / mean_batch), abs=1)
+    assert result.log_history[-1]["step"] == pytest.approx(len(sampler) / round(16 / mean_batch), abs=1)
 
 
 def test_auto_budget_grows_with_the_card(tiny_llm_dir):

@@ -7,6 +7,14 @@ import torch
 from helpers import runtime
 
 
+def _pinned(name: str) -> str:
+    """The version constraints.txt pins (the one place versions are written down)."""
+    import re
+
+    text = (runtime.repo_root() / "constraints.txt").read_text(encoding="utf-8")
+    return re.search(rf"^{name}==(\S+)", text, re.M).group(1)
+
+
 @pytest.mark.parametrize(
     "flag, has_cuda, smoke, reason",
     [
@@ -27,7 +35,7 @@ def test_setup_prints_one_line_that_names_the_mode(monkeypatch, capsys):
     line = capsys.readouterr().out.strip()
     assert "\n" not in line
     assert line.startswith("k-nlp-kit | SMOKE mode (KIT_SMOKE=1)")
-    assert "transformers 5.17" in line and "seed 7" in line
+    assert f"transformers {_pinned('transformers')}" in line and "seed 7" in line
     assert rt.smoke and rt.mode == "smoke"
 
 
@@ -45,7 +53,7 @@ def test_seed_everything_repeats_python_numpy_torch():
 
 def test_library_versions_reads_without_import():
     versions = runtime.library_versions(("transformers", "no-such-dist"))
-    assert versions["transformers"].startswith("5.17")
+    assert versions["transformers"] == _pinned("transformers")
     assert versions["no-such-dist"] == "-"
 
 
@@ -55,7 +63,19 @@ def test_outputs_dir_honours_env(outputs):
 
 
 def test_dtype_name_follows_hardware():
-    cpu = runtime.Runtime(smoke=True, reason="x", colab=False, device="cpu", bf16=True)
-    t4 = runtime.Runtime(smoke=False, reason="x", colab=True, device="cuda", bf16=False, gpu_name="T4", gpu_memory_gib=15)
-    assert cpu.dtype_name == "fp32" and t4.dtype_name == "fp16"
-    assert "Colab" in t4.summary() and "T4 15 GiB" in t4.summary()
+    cpu = runtime.detect()
+    assert cpu.device == "cpu" and cpu.dtype_name == "fp32" and not cpu.bf16
+    assert "| fp32 |" in cpu.summary() and "bf16" not in cpu.summary()   # a CPU trains in fp32: say so
+    t4 = runtime.Runtime(smoke=False, reason="x", colab=True, device="cuda", precision="fp16", gpu_name="T4",
+                         gpu_memory_gib=15)
+    assert t4.dtype_name == "fp16" and "Colab" in t4.summary() and "T4 15 GiB" in t4.summary()
+
+
+def test_precision_is_decided_once(monkeypatch):
+    from helpers.core import hardware
+
+    monkeypatch.setattr(hardware, "gpu_info", lambda: ("Tesla T4", 15.0, False))
+    assert hardware.precision() == "fp16"
+    assert hardware.trainer_precision() == {"bf16": False, "fp16": True, "dataloader_pin_memory": True}
+    monkeypatch.setattr(hardware, "gpu_info", lambda: ("H100", 80.0, True))
+    assert hardware.precision() == "bf16" and hardware.trainer_precision()["bf16"]

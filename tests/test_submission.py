@@ -63,7 +63,7 @@ def test_invalid_label(tmp_path, cci_test):
     def bad(rows):
         rows[2]["output"] = "B"
     text = _bad(tmp_path, cci_test, bad)
-    assert "record #2" in text and "잘못된 레이블 'B' / invalid label" in text
+    assert "record #2" in text and "invalid label 'B'" in text
 
 
 def test_changed_test_records(tmp_path, cci_test):
@@ -90,7 +90,9 @@ def test_generation_tasks(tmp_path, task, ext):
 
 def test_cli_write_from_kit_predictions(tmp_path, cci_test):
     preds = tmp_path / "p.jsonl"
-    preds.write_text("\n".join(json.dumps({"id": r["id"], "output": "inference_3", "probs": {}}, ensure_ascii=False)
+    preds.write_text("\n".join(json.dumps({"id": r["id"], "output": "inference_3",
+                                          "probs": {"inference_1": 0.1, "inference_2": 0.2, "inference_3": 0.7}},
+                                         ensure_ascii=False)
                                for r in cci_test), encoding="utf-8")
     res = _cli("write", "--task", "cci", sample_file("cci", "test"), preds, "-o", tmp_path / "s.json")
     assert res.returncode == 0, res.stdout

@@ -1,0 +1,92 @@
+"""Lesson glue: the one place a run's settings and data are chosen, so a lesson cell reads
+``cfg = lessons.preset("cci", rt)`` whatever the machine.
+
+- :func:`preset`: the :class:`~helpers.llm.LLMConfig` of a task for this run — the smoke
+  settings on the tiny model, or the full recipe (the hardware-based choice extends here).
+- :func:`records`: ``(train, dev)`` records for a lesson — the learnable synthetic set in
+  smoke mode, the refined files otherwise.
+- :func:`ensure_trained`: the trained adapter a later lesson needs, training it first when a
+  fresh runtime does not have it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+from . import tasks
+from .core.messages import msg
+from .core.paths import outputs_dir
+from .llm.config import SMOKE_SETTINGS, LLMConfig
+
+__all__ = ["preset", "records", "cci_records", "ensure_trained", "FULL_PRESETS"]
+
+#: Full-mode settings per task beyond :class:`LLMConfig`'s defaults (the seed recipes).
+FULL_PRESETS: dict[str, dict] = {
+    "cci": {},
+    # 일상 대화 요약 / 이야기 완성: longer inputs; one adapter learns both in lesson 06.
+    "dcs": {"max_length": 2048},
+    "sc": {"max_length": 2048},
+}
+#: Smoke-mode settings per task beyond :data:`SMOKE_SETTINGS`.
+SMOKE_PRESETS: dict[str, dict] = {
+    "dcs": {"epochs": 4.0},  # two tasks in one adapter: a few more steps
+    "sc": {"epochs": 4.0},
+}
+
+
+def preset(task: str, rt=None, **overrides) -> LLMConfig:
+    """The settings of a ``task`` run on this machine (``rt`` from :func:`helpers.runtime.setup`;
+    smoke when ``rt`` is None and there is no GPU). Outputs go to ``outputs/llm/<task>``.
+
+    >>> cfg = preset("cci", smoke=False)
+    >>> (cfg.lora_r, cfg.output_dir.endswith("cci"))
+    (16, True)
+    """
+    from .runtime import is_smoke
+
+    name = tasks.get(task).name
+    smoke = overrides.pop("smoke", rt.smoke if rt is not None else is_smoke())
+    base = {"output_dir": str(outputs_dir("llm", name))}
+    if smoke:
+        settings = {**SMOKE_SETTINGS, **SMOKE_PRESETS.get(name, {}), **base, **overrides}
+        return LLMConfig.smoke(**settings)
+    return LLMConfig(**{**FULL_PRESETS.get(name, {}), **base, **overrides})
+
+
+def records(task: str, rt=None, *, n_train: int = 320, n_dev: int = 60) -> tuple[list, list]:
+    """``(train, dev)`` records of ``task`` for the LLM lessons: the learnable synthetic set in
+    smoke mode, the refined train/dev files otherwise (rebuilt from the data if missing)."""
+    from .runtime import is_smoke
+
+    t = tasks.get(task)
+    smoke = rt.smoke if rt is not None else is_smoke()
+    seed = rt.seed if rt is not None else 42
+    if smoke:
+        return t.synthetic(n_train, seed=seed), t.synthetic(n_dev, seed=seed + 1, split="dev")
+    from .refine import refined_file
+
+    if t.name in ("cci", "dcs"):
+        return t.load(refined_file(t.name, "train")), t.load(refined_file(t.name, "dev"))
+    from .data import data_file
+
+    return t.load(data_file(t.name, "train")), t.load(data_file(t.name, "dev"))
+
+
+def cci_records(smoke: bool, seed: int = 42) -> tuple[list, list]:
+    """``(train, dev)`` 대화 맥락 추론 records (see :func:`records`)."""
+    from types import SimpleNamespace
+
+    return records("cci", SimpleNamespace(smoke=smoke, seed=seed))
+
+
+def ensure_trained(cfg: LLMConfig, train_records: Sequence) -> Path:
+    """The adapter folder ``<output_dir>/final``, training it first when it is not there (so a
+    lesson that needs a trained model also runs on its own in a fresh runtime)."""
+    from .llm.train import train
+
+    final = Path(cfg.output_dir) / "final"
+    if not (final / "adapter_config.json").is_file() and not (final / "config.json").is_file():
+        print(msg(f"{final}에 학습된 모델이 없어 먼저 학습합니다", f"no trained model at {final}: training it first"))
+        train(cfg, train_records)
+    return final

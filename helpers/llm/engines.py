@@ -1,0 +1,281 @@
+"""Engines: how a causal LM is loaded, given adapters, and run for scoring and generation.
+
+One interface, :class:`Engine`, with two implementations:
+
+- :class:`HFEngine` (``hf``): transformers + peft + bitsandbytes, everywhere (the CPU too);
+- :class:`UnslothEngine` (``unsloth``): unsloth's patched models and fused LoRA kernels, on a
+  CUDA GPU where unsloth is installed.
+
+:func:`engine_name` is the only reader of ``KIT_ENGINE`` and the only place the choice is
+made; :func:`get_engine` imports unsloth *before* transformers when it is chosen (it patches
+them). A new engine (vLLM for inference, say) is one subclass and one :func:`register_engine`.
+
+    >>> engine_name("hf")
+    'hf'
+    >>> get_engine("hf", load=False).pad_multiple
+    8
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from typing import Sequence
+
+from ..core.messages import KitError, msg
+
+#: The attention and MLP projections of Llama-style models.
+SEVEN_PROJECTIONS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+#: The seed recipe's LoRA targets: the seven projections and the output head.
+SEED_TARGETS = SEVEN_PROJECTIONS + ("lm_head",)
+
+__all__ = ["Engine", "HFEngine", "UnslothEngine", "ENGINES", "register_engine", "engine_name", "get_engine",
+           "SEVEN_PROJECTIONS", "SEED_TARGETS"]
+
+
+class Engine:
+    """What the kit needs of an LLM engine. Subclasses override what differs."""
+
+    name = "base"
+    #: Padding granularity of training batches.
+    pad_multiple = 8
+
+    def lora_defaults(self) -> tuple[float, tuple[str, ...]]:
+        """``(dropout, target modules)`` where the config leaves them unset."""
+        raise NotImplementedError
+
+    def load_tokenizer(self, name: str, cfg: LLMConfig):
+        raise NotImplementedError
+
+    def load(self, cfg: LLMConfig):
+        """``(model, tokenizer)`` of ``cfg.model_name`` for ``cfg.method``, without adapters."""
+        raise NotImplementedError
+
+    def add_adapters(self, model, cfg: LLMConfig):
+        raise NotImplementedError
+
+    def score(self, model, tokenizer, prompts: Sequence[str], letters: Sequence[str], *, max_tokens: int,
+              max_batch: int | None, progress: bool) -> list[list[float]]:
+        """Probabilities of each letter as the next token after each prompt (input order)."""
+        raise NotImplementedError
+
+    def generate(self, model, tokenizer, prompts: Sequence[str], gen, *, progress: bool) -> list[str]:
+        """The new text after each prompt (input order), decoded without special tokens."""
+        raise NotImplementedError
+
+
+def _remote_code_kwargs(cfg: LLMConfig) -> dict:
+    """``trust_remote_code`` only for a pinned revision (a repository's code can change under a
+    moving branch)."""
+    if cfg.trust_remote_code and not cfg.revision and not os.path.isdir(cfg.model_name):
+        raise KitError(msg(f"trust_remote_code는 revision(커밋)을 고정할 때만 켤 수 있습니다: {cfg.model_name}",
+                           f"trust_remote_code needs a pinned revision (a commit) for {cfg.model_name}"))
+    kw = {"trust_remote_code": cfg.trust_remote_code}
+    if cfg.revision:
+        kw["revision"] = cfg.revision
+    return kw
+
+
+class HFEngine(Engine):
+    """transformers + peft (+ bitsandbytes for QLoRA): runs everywhere."""
+
+    name = "hf"
+    pad_multiple = 8
+
+    def lora_defaults(self) -> tuple[float, tuple[str, ...]]:
+        return 0.01, SEED_TARGETS
+
+    def load_tokenizer(self, name: str, cfg: LLMConfig):
+        from transformers import AutoTokenizer
+
+        tok = AutoTokenizer.from_pretrained(name, **_remote_code_kwargs(cfg))
+        if tok.pad_token is None:
+            tok.pad_token = tok.eos_token
+        return tok
+
+    def load(self, cfg: LLMConfig):
+        import torch
+        from transformers import AutoModelForCausalLM, BitsAndBytesConfig
+
+        from ..core.hardware import torch_dtype
+
+        dtype = torch_dtype()
+        device_map = {"": int(os.environ.get("LOCAL_RANK", 0))} if torch.cuda.is_available() else "cpu"
+        kwargs = dict(dtype=dtype, device_map=device_map, **_remote_code_kwargs(cfg))
+        if cfg.method == "qlora":
+            kwargs["quantization_config"] = BitsAndBytesConfig(
+                load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
+                bnb_4bit_compute_dtype=dtype)
+        model = AutoModelForCausalLM.from_pretrained(cfg.model_name, **kwargs)
+        return model, self.load_tokenizer(cfg.model_name, cfg)
+
+    def add_adapters(self, model, cfg: LLMConfig):
+        from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
+
+        ckpt = {"use_reentrant": False}
+        if cfg.method == "full":
+            if cfg.gradient_checkpointing:
+                model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=ckpt)
+            return model
+        if cfg.method == "qlora":
+            model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=cfg.gradient_checkpointing,
+                                                    gradient_checkpointing_kwargs=ckpt)
+        elif cfg.gradient_checkpointing:
+            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=ckpt)
+            model.enable_input_require_grads()
+        dropout, targets = cfg.lora_settings(self.name)
+        lora = LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=dropout,
+                          target_modules=list(targets), task_type="CAUSAL_LM")
+        return get_peft_model(model, lora)
+
+    def score(self, model, tokenizer, prompts, letters, *, max_tokens, max_batch, progress):
+        import torch
+        from tqdm.auto import tqdm
+
+        from ..batching import encode_left_padded, token_budget_batches
+
+        letter_ids = letter_token_ids(tokenizer, letters)
+        lengths = [len(tokenizer(p, add_special_tokens=False)["input_ids"]) for p in prompts]
+        batches = token_budget_batches(lengths, max_tokens, max_batch)
+        out: list = [None] * len(prompts)
+        device = next(model.parameters()).device
+        with torch.inference_mode():
+            for batch in tqdm(batches, desc="scoring", disable=not progress or len(batches) < 2):
+                input_ids, mask = encode_left_padded(tokenizer, [prompts[i] for i in batch], device)
+                logits = model(input_ids=input_ids, attention_mask=mask, logits_to_keep=1).logits[:, -1, :]
+                probs = torch.softmax(logits[:, letter_ids].float(), dim=-1).cpu().tolist()
+                for i, p in zip(batch, probs):
+                    out[i] = p
+        return out
+
+    def generate(self, model, tokenizer, prompts, gen, *, progress):
+        import torch
+        from tqdm.auto import tqdm
+
+        from ..batching import encode_left_padded, token_budget_batches
+
+        lengths = [len(tokenizer(p, add_special_tokens=False)["input_ids"]) for p in prompts]
+        batches = token_budget_batches([n + gen.max_new_tokens for n in lengths], gen.max_tokens or 10**12,
+                                       gen.batch_size)
+        out: list[str] = [""] * len(prompts)
+        device = next(model.parameters()).device
+        pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+        with torch.inference_mode():
+            for batch in tqdm(batches, desc="generating", disable=not progress or len(batches) < 2):
+                input_ids, mask = encode_left_padded(tokenizer, [prompts[i] for i in batch], device)
+                new = model.generate(input_ids=input_ids, attention_mask=mask, pad_token_id=pad,
+                                     eos_token_id=tokenizer.eos_token_id, use_cache=True, **gen.generate_kwargs())
+                for row, i in enumerate(batch):
+                    out[i] = tokenizer.decode(new[row, input_ids.shape[1]:], skip_special_tokens=True)
+        return out
+
+
+class UnslothEngine(HFEngine):
+    """unsloth's patched model and fused LoRA: CUDA only. Dropout 0 and no ``lm_head`` adapter by
+    default, because dropout > 0 leaves unsloth's fused LoRA kernels (measured -11 % tokens/s)
+    and an ``lm_head`` adapter costs a 128k-vocabulary matrix product's worth of memory and time.
+    Its compiled decoder blocks recompile for every new sequence length, so training batches are
+    padded to multiples of 64 (few lengths, few compiles)."""
+
+    name = "unsloth"
+    pad_multiple = 64
+
+    def lora_defaults(self) -> tuple[float, tuple[str, ...]]:
+        return 0.0, SEVEN_PROJECTIONS
+
+    def load(self, cfg: LLMConfig):
+        from unsloth import FastLanguageModel
+
+        from ..core.hardware import torch_dtype
+
+        model, tok = FastLanguageModel.from_pretrained(
+            model_name=cfg.model_name, max_seq_length=cfg.max_length, dtype=torch_dtype(),
+            load_in_4bit=cfg.method == "qlora", full_finetuning=cfg.method == "full",
+            local_files_only=os.path.isdir(cfg.model_name), **_remote_code_kwargs(cfg))
+        if tok.pad_token is None:
+            tok.pad_token = tok.eos_token
+        return model, tok
+
+    def add_adapters(self, model, cfg: LLMConfig):
+        if cfg.method == "full":
+            return super().add_adapters(model, cfg)
+        from unsloth import FastLanguageModel
+
+        dropout, targets = cfg.lora_settings(self.name)
+        return FastLanguageModel.get_peft_model(
+            model, r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=dropout, target_modules=list(targets),
+            use_gradient_checkpointing="unsloth" if cfg.gradient_checkpointing else False, random_state=cfg.seed)
+
+
+ENGINES: dict[str, type[Engine]] = {"hf": HFEngine, "unsloth": UnslothEngine}
+
+
+def register_engine(cls: type[Engine]) -> type[Engine]:
+    """Make an engine class available under ``cls.name``."""
+    ENGINES[cls.name] = cls
+    return cls
+
+
+def letter_token_ids(tokenizer, letters: Sequence[str]) -> list[int]:
+    """The token id each answer letter starts with, as training encodes it (the letter tokenized
+    on its own, right after the generation prompt)."""
+    ids = [tokenizer(letter, add_special_tokens=False)["input_ids"][0] for letter in letters]
+    if len(set(ids)) != len(ids):
+        raise KitError(msg(f"선택지 글자가 같은 토큰이 됩니다: {dict(zip(letters, ids))}",
+                           f"option letters share a token: {dict(zip(letters, ids))}"))
+    return ids
+
+
+def _cuda() -> bool:
+    from ..core.hardware import cuda_available
+
+    return cuda_available()
+
+
+def engine_name(requested: str = "auto") -> str:
+    """The engine a run uses: ``KIT_ENGINE`` (if set) or ``requested``; ``auto`` is unsloth on a
+    CUDA GPU where it is installed, else hf.
+
+    >>> engine_name("auto") in ENGINES
+    True
+    """
+    env = os.environ.get("KIT_ENGINE", "").strip().lower()
+    choice = env or requested or "auto"
+    if choice != "auto" and choice not in ENGINES:
+        raise KitError(msg(f"알 수 없는 엔진 '{choice}' (가능: auto, {', '.join(ENGINES)})",
+                           f"unknown engine '{choice}' (choose from auto, {', '.join(ENGINES)})"))
+    if choice == "unsloth" and not _cuda():
+        raise KitError(msg("unsloth 엔진은 CUDA GPU가 필요합니다", "the unsloth engine needs a CUDA GPU"))
+    if choice == "auto":
+        return "unsloth" if _cuda() and importlib.util.find_spec("unsloth") is not None else "hf"
+    return choice
+
+
+_BROKEN: set[str] = set()
+
+
+def get_engine(requested: str = "auto", *, load: bool = True) -> Engine:
+    """The :class:`Engine` for ``requested`` (see :func:`engine_name`). With ``load`` the
+    engine's library is imported now (unsloth before transformers); an ``auto`` choice whose
+    import fails falls back to hf, saying so."""
+    name = engine_name(requested)
+    if name == "unsloth" and load and "unsloth" not in sys.modules:
+        if "transformers" in sys.modules:
+            print(msg("주의: transformers가 unsloth보다 먼저 불러와졌습니다. 런타임을 다시 시작하고 첫 셀부터 실행하면 "
+                      "unsloth의 최적화가 모두 적용됩니다",
+                      "note: transformers was imported before unsloth; restart the runtime and run the first cell "
+                      "first for all of unsloth's optimisations"), file=sys.stderr)
+        try:
+            import unsloth  # noqa: F401
+        except Exception as err:  # a broken install must not stop the lesson in auto mode
+            if (os.environ.get("KIT_ENGINE") or requested) == "unsloth":
+                raise
+            if name not in _BROKEN:
+                print(msg(f"unsloth를 불러올 수 없어 hf 엔진을 씁니다 ({type(err).__name__})",
+                          f"unsloth failed to import ({type(err).__name__}); using hf"), file=sys.stderr)
+                _BROKEN.add(name)
+            name = "hf"
+    if name in _BROKEN:
+        name = "hf"
+    return ENGINES[name]()

@@ -1,0 +1,321 @@
+"""Answer-only fine-tuning of causal LMs on any task's records, with checkpoints and resume.
+
+The loss is on the answer tokens only (prompt labels are -100). Training goes through
+transformers' ``Trainer`` — trl's ``SFTTrainer`` needs Triton and cannot train on a CPU-only
+torch, and smoke mode must run the same code as a GPU.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Sequence
+
+from .. import tasks
+from ..core.chat import render
+from ..core.messages import KitError, msg
+from .config import LLMConfig
+from .engines import get_engine
+
+__all__ = ["TrainResult", "load_model", "add_adapters", "load_tokenizer", "encode_example", "prompt_and_answer",
+           "sft_examples", "auto_token_budget", "last_checkpoint", "training_arguments", "train", "save_adapter",
+           "merge_adapter", "load_for_inference", "CONFIG_FILE"]
+
+CONFIG_FILE = "kit_llm_config.json"
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train` returns: the trained model and tokenizer, where the adapter was saved,
+    the Trainer's log history, and timings."""
+
+    model: Any
+    tokenizer: Any
+    adapter_dir: Path
+    log_history: list[dict] = field(default_factory=list)
+    seconds: float = 0.0
+    engine: str = "hf"
+    examples: int = 0
+
+    @property
+    def losses(self) -> list[tuple[int, float]]:
+        """``(step, loss)`` of every logged training step."""
+        return [(r["step"], r["loss"]) for r in self.log_history if "loss" in r]
+
+
+def load_model(cfg: LLMConfig):
+    """``(model, tokenizer)`` for ``cfg.method`` through the engine ``cfg.engine`` resolves to:
+    4-bit nf4 with double quantisation (qlora) or the hardware's precision (lora, full).
+    QLoRA/LoRA models get their adapters from :func:`add_adapters`."""
+    if cfg.method not in ("qlora", "lora", "full"):
+        raise KitError(msg(f"알 수 없는 학습 방식 '{cfg.method}' (qlora, lora, full 중 하나)",
+                           f"method must be qlora, lora or full, not '{cfg.method}'"))
+    return get_engine(cfg.engine).load(cfg)
+
+
+def add_adapters(model, cfg: LLMConfig):
+    """LoRA adapters (peft, or unsloth's fused LoRA) for qlora/lora; gradient checkpointing where asked."""
+    return get_engine(cfg.engine).add_adapters(model, cfg)
+
+
+def load_tokenizer(cfg: LLMConfig, name: str | None = None):
+    """The tokenizer of ``name`` (default the model) with a pad token."""
+    return get_engine(cfg.engine, load=False).load_tokenizer(name or cfg.model_name, cfg)
+
+
+# ----------------------------------------------------------------------------- data
+
+
+def encode_example(tokenizer, prompt: str, answer: str, max_length: int) -> dict[str, list[int]]:
+    """Token ids of prompt + answer + eos, with labels -100 on the prompt (answer-only loss).
+
+    The rendered prompt already carries the template's special tokens, so it is tokenized
+    without adding more (inference does exactly the same). A prompt too long for
+    ``max_length`` loses its *beginning*, so the answer and the question next to it survive.
+    """
+    p_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+    a_ids = tokenizer(answer, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+    keep = max(max_length - len(a_ids), 1)
+    p_ids = p_ids[-keep:]
+    ids = p_ids + a_ids
+    return {"input_ids": ids, "attention_mask": [1] * len(ids), "labels": [-100] * len(p_ids) + a_ids}
+
+
+def prompt_and_answer(record, tokenizer, style: str = "base") -> tuple[str, str | None]:
+    """The rendered prompt (with the generation prompt) and the target of any task's record."""
+    task = tasks.task_of(record)
+    style = style if style in task.prompt_styles else "base"
+    return render(tokenizer, task.messages(record, style)), task.target(record)
+
+
+def sft_examples(records: Sequence, tokenizer, cfg: LLMConfig) -> list[dict]:
+    """Prompt/answer pairs of ``records`` (any mix of tasks) encoded for answer-only training."""
+    out = []
+    for rec in records:
+        prompt, answer = prompt_and_answer(rec, tokenizer, cfg.prompt_style)
+        if answer is None:
+            raise KitError(msg(f"{rec.id}: 정답이 없는 레코드로는 학습할 수 없습니다",
+                               f"{rec.id}: cannot train on a record without an answer"))
+        out.append(encode_example(tokenizer, prompt, answer, cfg.max_length))
+    return out
+
+
+# ----------------------------------------------------------------------------- token budget
+
+
+def auto_token_budget(cfg: LLMConfig, engine: str, gpu_gib: float | None = None, max_sequences: int = 16) -> int:
+    """The largest padded-token micro-batch the memory estimate says fits in 85 % of the GPU,
+    at most ``max_sequences`` full-length sequences (throughput stops growing around 16 on an
+    H100 for an 8B model, and larger micro-batches only cost memory)."""
+    from ..core.hardware import gpu_info
+    from ..memory import estimate_memory
+
+    if gpu_gib is None:
+        info = gpu_info()
+        if info is None:
+            return 4096
+        gpu_gib = info[1]
+    _, targets = cfg.lora_settings(engine)
+    kw = dict(lora_r=cfg.lora_r, lora_on_lm_head="lm_head" in targets, gradient_checkpointing=cfg.gradient_checkpointing,
+              chunked_loss=engine == "unsloth", offload_checkpoints=engine == "unsloth" and cfg.gradient_checkpointing)
+    batch = 1
+    while batch < max_sequences and estimate_memory(cfg.model_name, cfg.method, cfg.max_length, batch * 2,
+                                                    **kw)["total_gib"] <= 0.85 * gpu_gib:
+        batch *= 2
+    return batch * cfg.max_length
+
+
+def _budget_trainer_class():
+    from transformers import Trainer
+
+    class TokenBudgetTrainer(Trainer):
+        """A Trainer whose training batches come from a :class:`~helpers.batching.TokenBudgetSampler`."""
+
+        budget_sampler = None
+
+        def get_train_dataloader(self):
+            from torch.utils.data import DataLoader
+
+            dl = DataLoader(self.train_dataset, batch_sampler=self.budget_sampler, collate_fn=self.data_collator,
+                            num_workers=self.args.dataloader_num_workers, pin_memory=self.args.dataloader_pin_memory)
+            return self.accelerator.prepare(dl)
+
+    return TokenBudgetTrainer
+
+
+# ----------------------------------------------------------------------------- training
+
+
+def last_checkpoint(output_dir: str | Path) -> str | None:
+    """The newest ``checkpoint-N`` folder under ``output_dir`` (None when there is none)."""
+    from transformers.trainer_utils import get_last_checkpoint
+
+    path = Path(output_dir)
+    return get_last_checkpoint(str(path)) if path.is_dir() else None
+
+
+def training_arguments(cfg: LLMConfig, **overrides):
+    """``TrainingArguments`` from the config (precision from :mod:`helpers.core.hardware`)."""
+    from transformers import TrainingArguments
+
+    from ..core.hardware import trainer_precision
+
+    args = dict(
+        output_dir=cfg.output_dir, per_device_train_batch_size=cfg.per_device_batch_size,
+        gradient_accumulation_steps=cfg.gradient_accumulation_steps, learning_rate=cfg.learning_rate,
+        lr_scheduler_type=cfg.lr_scheduler_type, warmup_steps=cfg.warmup_steps, weight_decay=cfg.weight_decay,
+        num_train_epochs=cfg.epochs, seed=cfg.seed, **trainer_precision(), logging_steps=cfg.logging_steps,
+        save_strategy="steps", save_steps=cfg.save_steps, save_total_limit=cfg.save_total_limit, report_to=[],
+        remove_unused_columns=False, dataloader_num_workers=0, ddp_find_unused_parameters=False,
+    )
+    args.update(overrides)
+    return TrainingArguments(**args)
+
+
+def train(cfg: LLMConfig, records: Sequence, *, resume: bool = True, model=None, tokenizer=None,
+          callbacks: Sequence = (), **arg_overrides) -> TrainResult:
+    """Fine-tune on ``records`` of any task (answer-only loss); save the adapter with its
+    tokenizer and config to ``<output_dir>/final``.
+
+    Checkpoints go to ``cfg.output_dir`` every ``cfg.save_steps`` optimizer steps; with
+    ``resume`` a run restarts from the newest one (after a Colab disconnect, say).
+    """
+    from transformers import Trainer
+
+    from ..batching import AnswerOnlyCollator, TokenBudgetSampler
+    from ..core.hardware import seed_everything
+
+    engine = get_engine(cfg.engine)
+    seed_everything(cfg.seed)
+    if not records:
+        raise KitError(msg("학습할 레코드가 없습니다", "no records to train on"))
+    if model is None:
+        model, tokenizer = engine.load(cfg)
+        model = engine.add_adapters(model, cfg)
+    examples = sft_examples(records, tokenizer, cfg)
+    sampler = None
+    if cfg.max_tokens_per_batch is not None:
+        budget = cfg.max_tokens_per_batch
+        if budget == "auto":
+            budget = auto_token_budget(cfg, engine.name)
+        sampler = TokenBudgetSampler([len(e["input_ids"]) for e in examples], int(budget), cfg.seed,
+                                     pad_multiple=engine.pad_multiple)
+        accum = max(1, round(cfg.per_device_batch_size * cfg.gradient_accumulation_steps / sampler.mean_batch))
+        arg_overrides.setdefault("gradient_accumulation_steps", accum)
+        print(msg(f"토큰 예산 {budget}: 마이크로배치 {len(sampler)}개 (평균 {sampler.mean_batch:.1f}문장), "
+                  f"그래디언트 누적 {arg_overrides['gradient_accumulation_steps']}",
+                  f"token budget {budget}: {len(sampler)} micro-batches of {sampler.mean_batch:.1f} sequences on "
+                  f"average, gradient accumulation {arg_overrides['gradient_accumulation_steps']}"))
+    trainer_cls = _budget_trainer_class() if sampler else Trainer
+    trainer = trainer_cls(
+        model=model, args=training_arguments(cfg, **arg_overrides), train_dataset=examples,
+        data_collator=AnswerOnlyCollator(tokenizer.pad_token_id, engine.pad_multiple, cfg.max_length),
+        callbacks=list(callbacks),
+    )
+    if sampler:
+        trainer.budget_sampler = sampler
+    checkpoint = last_checkpoint(cfg.output_dir) if resume else None
+    if checkpoint:
+        print(msg(f"{checkpoint}에서 이어서 학습합니다", f"resuming from {checkpoint}"))
+    t0 = time.perf_counter()
+    trainer.train(resume_from_checkpoint=checkpoint)
+    seconds = time.perf_counter() - t0
+    history = list(trainer.state.log_history)
+    if not any("loss" in r for r in history):
+        print(msg(f"주의: 학습 {trainer.state.global_step}걸음 동안 손실이 한 번도 기록되지 않았습니다 "
+                  f"(logging_steps={trainer.args.logging_steps}). logging_steps를 줄이세요",
+                  f"warning: no loss was logged in {trainer.state.global_step} steps "
+                  f"(logging_steps={trainer.args.logging_steps}); lower logging_steps"))
+    final = Path(cfg.output_dir) / "final"
+    if trainer.is_world_process_zero():
+        save_adapter(trainer.model, tokenizer, cfg, final)
+    return TrainResult(trainer.model, tokenizer, final, history, seconds, engine.name, len(examples))
+
+
+def save_adapter(model, tokenizer, cfg: LLMConfig, path: str | Path) -> Path:
+    """Adapter (or full model) weights + tokenizer + ``kit_llm_config.json`` in one folder."""
+    from ..core.io import write_text
+
+    path = Path(path)
+    model.save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    write_text(cfg.to_json(), path / CONFIG_FILE)
+    return path
+
+
+def _config_of(model_dir: Path) -> LLMConfig:
+    cfg_file = model_dir / CONFIG_FILE
+    if cfg_file.is_file():
+        return LLMConfig.from_json(cfg_file.read_text(encoding="utf-8"))
+    return LLMConfig(model_name=str(model_dir), method="full")
+
+
+def merge_adapter(adapter_dir: str | Path, out_dir: str | Path) -> Path:
+    """Merge a LoRA adapter into its base model (loaded in 16 bits, not 4-bit) and save it."""
+    from peft import AutoPeftModelForCausalLM
+
+    from ..core.hardware import torch_dtype
+
+    adapter_dir = Path(adapter_dir)
+    cfg = _config_of(adapter_dir)
+    model = AutoPeftModelForCausalLM.from_pretrained(str(adapter_dir), dtype=torch_dtype(),
+                                                     trust_remote_code=cfg.trust_remote_code)
+    merged = model.merge_and_unload()
+    tok = load_tokenizer(cfg, str(adapter_dir))
+    merged.save_pretrained(out_dir)
+    tok.save_pretrained(out_dir)
+    from ..core.io import write_text
+
+    write_text(replace(cfg, method="full", model_name=str(out_dir)).to_json(), Path(out_dir) / CONFIG_FILE)
+    return Path(out_dir)
+
+
+def load_for_inference(model_dir: str | Path, method: str | None = None, cfg: LLMConfig | None = None,
+                       merge: bool | None = None):
+    """A saved adapter folder or a full model folder, in eval mode: ``(model, tokenizer)``.
+
+    ``merge=None`` (auto): on a GPU where the 16-bit model fits (memory estimate, 85 % of the
+    card), the base is loaded in bf16/fp16 and the adapter merged into it — faster scoring
+    and generation than 4-bit + LoRA; otherwise (and on a CPU) the base is loaded as in
+    training. The folder's ``kit_llm_config.json`` says how; pass ``cfg`` for a folder
+    without one (a Trainer checkpoint).
+    """
+    from peft import PeftModel
+
+    from ..core.hardware import cuda_available
+
+    model_dir = Path(model_dir)
+    if not model_dir.is_dir():
+        raise KitError(msg(f"모델 폴더가 없습니다: {model_dir}", f"no model folder at {model_dir}"))
+    cfg = cfg or _config_of(model_dir)
+    if method:
+        cfg = replace(cfg, method=method)
+    adapter = (model_dir / "adapter_config.json").is_file()
+    if merge is None:
+        merge = adapter and cuda_available() and _fits_16bit(cfg)
+    hf = get_engine("hf", load=False)
+    if adapter:
+        base, _ = hf.load(replace(cfg, method="lora") if merge else cfg)
+        model = PeftModel.from_pretrained(base, str(model_dir))
+        if merge:
+            model = model.merge_and_unload()
+    else:
+        model, _ = hf.load(replace(cfg, model_name=str(model_dir)))
+    tok_dir = model_dir if (model_dir / "tokenizer_config.json").is_file() else cfg.model_name
+    tok = hf.load_tokenizer(str(tok_dir), cfg)
+    model.eval()
+    return model, tok
+
+
+def _fits_16bit(cfg: LLMConfig) -> bool:
+    from ..core.hardware import gpu_info
+    from ..memory import estimate_memory
+
+    info = gpu_info()
+    if info is None:
+        return False
+    need = estimate_memory(cfg.model_name, "inference-16bit", cfg.max_length, 8)["total_gib"]
+    return need <= 0.85 * info[1]
