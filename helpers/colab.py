@@ -164,8 +164,10 @@ def main(argv=None) -> int:
     for p in problems:
         print(p)
     if problems:
-        print("Colab 판이 노트북과 다릅니다: `python -m helpers.colab build`를 실행하세요 / "
-              "Colab editions are out of sync: run `python -m helpers.colab build`")
+        from .core.messages import msg
+
+        print(msg("Colab 판이 노트북과 다릅니다: `python -m helpers.colab build`를 실행하세요",
+                  "Colab editions are out of sync: run `python -m helpers.colab build`"))
     return 1 if problems else 0
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from .core.kiwi import kiwi
+from .core.messages import msg
 from .core.plots import korean_font_path, new_figure, save_figure, use_korean_font
 
 __all__ = [
@@ -59,7 +60,8 @@ def analyze(text: str, backend: str = "kiwi") -> list[tuple[str, str]]:
         return [(t.form, t.tag) for t in kiwi().tokenize(text)]
     if backend == "okt":
         return list(_okt().pos(text))
-    raise ValueError(f"알 수 없는 형태소 분석기 '{backend}' / unknown backend (choose from {BACKENDS})")
+    raise ValueError(msg(f"알 수 없는 형태소 분석기 '{backend}' (가능: {', '.join(BACKENDS)})",
+                         f"unknown backend '{backend}' (choose from {', '.join(BACKENDS)})"))
 
 
 def nouns(text: str, backend: str = "kiwi", min_len: int = 2) -> list[str]:

@@ -31,6 +31,7 @@ from .core.io import append_jsonl, read_json_records, read_predictions, write_js
 from .core.messages import KitError, msg
 from .llm.engines import get_engine, letter_token_ids
 from .llm.train import prompt_and_answer
+from .tasks.base import records_hash
 
 __all__ = ["letter_token_ids", "token_budget_batches", "score_options", "generate_letters", "GenerationConfig",
            "generate_texts", "generate_outputs", "clean_generation", "prompts_of", "cci_prompts", "predict",
@@ -154,15 +155,6 @@ def generate_outputs(model, tokenizer, records: Sequence, cfg: GenerationConfig 
     """Generated answers of records, by id (cleaned to one line)."""
     texts = generate_texts(model, tokenizer, prompts_of(records, tokenizer, style), cfg)
     return {r.id: t for r, t in zip(records, texts)}
-
-
-def records_hash(records: Sequence) -> str:
-    """A short fingerprint of records' ids and inputs (a prediction file's header keeps it)."""
-    h = hashlib.sha256()
-    for r in records:
-        h.update(json.dumps(r.to_dict().get("input", r.to_dict()), ensure_ascii=False, sort_keys=True).encode())
-        h.update(r.id.encode())
-    return h.hexdigest()[:16]
 
 
 def _model_name(model) -> str:

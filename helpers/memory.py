@@ -140,12 +140,15 @@ def fit_report(model_id_or_config, mode: str, seq_len: int, batch: int = 1, gpu_
                 gpu_gib = torch.cuda.get_device_properties(0).total_memory / GiB
         except ImportError:
             pass
-    lines = [f"예상 최대 메모리 / estimated peak: {need:.1f} GiB ({mode}, {batch} × {seq_len} tokens)"]
+    from .core.messages import msg
+
+    lines = [msg(f"예상 최대 메모리: {need:.1f} GiB ({mode}, {batch} × {seq_len} 토큰)",
+                 f"estimated peak: {need:.1f} GiB ({mode}, {batch} × {seq_len} tokens)")]
     if gpu_gib:
         cards = {"this GPU": gpu_gib, **cards}
     for name, size in cards.items():
         ok = need <= 0.9 * size
-        lines.append(f"  {name:>10} {size:5.1f} GiB: {'OK' if ok else '부족 / will not fit'}")
+        lines.append(f"  {name:>10} {size:5.1f} GiB: {'OK' if ok else msg('부족', 'will not fit')}")
     if gpu_gib and need > 0.9 * gpu_gib:
         lines.append("경고: 이 GPU에 맞지 않습니다. QLoRA, 더 짧은 max_length, 더 작은 모델을 쓰세요 / "
                      "WARNING: this will not fit this GPU; use QLoRA, a shorter max_length or a smaller model")

@@ -398,7 +398,10 @@ def _rule(name: str) -> Rule:
     for r in RULES:
         if r.name == name:
             return r
-    raise KeyError(f"알 수 없는 규칙 '{name}' / unknown rule (choose from {[r.name for r in RULES]})")
+    from .core.messages import msg
+
+    raise KeyError(msg(f"알 수 없는 규칙 '{name}' (가능: {[r.name for r in RULES]})",
+                       f"unknown rule '{name}' (choose from {[r.name for r in RULES]})"))
 
 
 def before_after(original, refined):

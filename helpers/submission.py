@@ -129,12 +129,16 @@ def main(argv=None) -> int:
             test = tasks.get(args.task).load(args.test)
             rows = load_predictions(args.predictions, task=args.task, records=test,
                                     reference=args.test, allow_missing=False)
-            path = write_submission(args.task, args.test, outputs(rows), args.out)
+            try:
+                path = write_submission(args.task, args.test, outputs(rows), args.out)
+            except KitError as err:
+                raise KitError(f"{args.predictions}: {err}") from None
             print(msg(f"제출 파일을 썼습니다: {path}", f"wrote {path}"))
             return 0
         problems = check_submission(args.task, args.submission, args.test)
         if problems:
-            print(msg(f"제출 파일에 문제가 {len(problems)}건 있습니다:", f"{len(problems)} problem(s):"))
+            print(msg(f"{args.submission}: 제출 파일에 문제가 {len(problems)}건 있습니다:",
+                      f"{args.submission}: {len(problems)} problem(s):"))
             for p in problems[:20]:
                 print(f"  - {p}")
             return 1

@@ -1,3 +1,4 @@
+import dataclasses
 import json
 import os
 import subprocess
@@ -108,6 +109,15 @@ def test_resume_continues_from_the_last_checkpoint(tiny_llm_dir, tmp_path):
     llm.train(cfg, records, max_steps=6, callbacks=[Count()])
     assert Count.steps == 2                                   # only steps 5 and 6 ran again
     assert llm.last_checkpoint(tmp_path).endswith("checkpoint-6")
+    (tmp_path / "checkpoint-8").mkdir()                      # a kill while saving: an empty, torn folder
+    assert llm.last_checkpoint(tmp_path).endswith("checkpoint-6")
+    with pytest.raises(KitError, match="changed: examples, records"):
+        llm.train(cfg, records[:40], max_steps=8)            # other data: refused, not silently continued
+    with pytest.raises(KitError, match="changed: lora_r"):
+        llm.train(dataclasses.replace(cfg, lora_r=8), records, max_steps=8)
+    Count.steps = 0
+    llm.train(cfg, records, max_steps=7, callbacks=[Count()])
+    assert Count.steps == 1                                   # resumed from checkpoint-6, past the torn one
 
 
 def test_batched_scoring_chooses_the_same_labels_as_one_at_a_time(trained_cci):
@@ -259,3 +269,37 @@ def test_inference_loading_merges_when_asked(trained_cci):
     a = [p["output"] for p in inference.predict_cci(merged, mtok, dev, progress=False)]
     b = [p["output"] for p in inference.predict_cci(kept, mtok, dev, progress=False)]
     assert sum(x == y for x, y in zip(a, b)) >= len(dev) - 1
+
+
+def test_remote_code_needs_a_pinned_revision():
+    from helpers.llm.engines import _remote_code_kwargs
+
+    with pytest.raises(KitError, match="pinned revision"):
+        _remote_code_kwargs(llm.LLMConfig(model_name="some-org/model", trust_remote_code=True))
+    kw = _remote_code_kwargs(llm.LLMConfig(model_name="some-org/model", trust_remote_code=True, revision="0123abc"))
+    assert kw == {"trust_remote_code": True, "revision": "0123abc"}
+    assert _remote_code_kwargs(llm.LLMConfig(model_name="some-org/model")) == {"trust_remote_code": False}
+
+
+def test_command_line_flags_and_json_recipes_come_from_the_dataclass(tmp_path):
+    from transformers import HfArgumentParser
+
+    from helpers.llm.__main__ import TrainArgs
+
+    parser = HfArgumentParser((llm.LLMConfig, TrainArgs))
+    cfg, args = parser.parse_args_into_dataclasses(["--lora-r", "8", "--max-tokens-per-batch", "4096",
+                                                    "--target-modules", "q_proj", "v_proj", "--task", "dcs"])
+    assert (cfg.lora_r, cfg.max_tokens_per_batch, cfg.target_modules, args.task) == (8, 4096, ["q_proj", "v_proj"], "dcs")
+    recipe = tmp_path / "recipe.json"
+    recipe.write_text(json.dumps({"lora_r": 4, "max_tokens_per_batch": "auto", "task": "sc"}), encoding="utf-8")
+    cfg, args = parser.parse_json_file(str(recipe))
+    assert (cfg.lora_r, cfg.max_tokens_per_batch, args.task) == (4, "auto", "sc")
+    assert "LoRA rank" in parser.format_help()
+
+
+def test_smoke_config_with_a_model_name_builds_no_tiny_model(tmp_path, monkeypatch):
+    from helpers.llm import tiny
+
+    monkeypatch.setattr(tiny, "tiny_model_dir", lambda *a, **k: pytest.fail("built a tiny model"))
+    cfg = llm.LLMConfig.smoke(model_name="x")
+    assert cfg.model_name == "x" and cfg.per_device_batch_size == 8

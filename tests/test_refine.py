@@ -175,3 +175,23 @@ def test_near_duplicates_cluster_variants_only():
 def test_refined_file_rebuilds_when_missing(outputs):
     path = refine.refined_file("cci", "dev", verbose=False)
     assert path.is_relative_to(outputs) and len(load_cci(path)) == 20
+
+
+def test_refined_file_is_rebuilt_when_its_source_changes(tmp_path, monkeypatch, outputs):
+    import json
+    import shutil
+
+    from helpers import data
+
+    raw = tmp_path / "raw" / "cci"
+    raw.mkdir(parents=True)
+    shutil.copy(data.sample_file("cci", "dev"), raw / "dev.json")
+    monkeypatch.setenv("KIT_DATA_DIR", str(tmp_path / "raw"))
+    first = refine.refined_file("cci", "dev", verbose=False)
+    assert len(data.load_cci(first)) == 20
+    stamp = json.loads(first.with_name("dev.json.source.json").read_text(encoding="utf-8"))
+    assert stamp["source"].endswith("raw/cci/dev.json") and len(stamp["sha256"]) == 64
+    records = json.loads((raw / "dev.json").read_text(encoding="utf-8"))[:5]   # the user replaces the file
+    (raw / "dev.json").write_text(json.dumps(records, ensure_ascii=False), encoding="utf-8")
+    again = refine.refined_file("cci", "dev", verbose=False)
+    assert again == first and len(data.load_cci(again)) == 5                   # rebuilt, not the stale copy

@@ -26,6 +26,7 @@ class TrainArgs:
     synthetic: int = field(default=0, metadata={"help": "train on N synthetic records of the task instead"})
     max_steps: int = field(default=-1, metadata={"help": "stop after N optimizer steps"})
     resume: bool = field(default=True, metadata={"help": "continue from the newest checkpoint in output_dir"})
+    force_resume: bool = field(default=False, metadata={"help": "resume even if the data or adapter settings changed"})
 
 
 def _train(argv: list[str]) -> int:
@@ -57,7 +58,7 @@ def _train(argv: list[str]) -> int:
         path = args.train or data.data_file(task.name, "train")
         records = task.load(path)  # checked before any model loads
     extra = {"max_steps": args.max_steps} if args.max_steps > 0 else {}
-    result = train(cfg, records, resume=args.resume, **extra)
+    result = train(cfg, records, resume=args.resume, force_resume=args.force_resume, **extra)
     rank, world = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
     print(f"rank {rank}/{world} done", flush=True)
     if rank == 0:

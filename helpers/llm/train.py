@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -149,12 +150,60 @@ def _budget_trainer_class():
 # ----------------------------------------------------------------------------- training
 
 
-def last_checkpoint(output_dir: str | Path) -> str | None:
-    """The newest ``checkpoint-N`` folder under ``output_dir`` (None when there is none)."""
-    from transformers.trainer_utils import get_last_checkpoint
+RUN_FILE = "kit_run.json"
+_WEIGHTS = ("adapter_model.safetensors", "adapter_model.bin", "model.safetensors", "model.safetensors.index.json",
+            "pytorch_model.bin")
 
+
+def _complete(checkpoint: Path) -> bool:
+    """A checkpoint the Trainer can resume from: its state, optimizer and weights are all there."""
+    return ((checkpoint / "trainer_state.json").is_file() and (checkpoint / "optimizer.pt").is_file()
+            and any((checkpoint / name).is_file() for name in _WEIGHTS))
+
+
+def last_checkpoint(output_dir: str | Path) -> str | None:
+    """The newest *complete* ``checkpoint-N`` folder under ``output_dir`` (None when there is
+    none); a torn one (a kill while saving) is skipped, saying so."""
     path = Path(output_dir)
-    return get_last_checkpoint(str(path)) if path.is_dir() else None
+    if not path.is_dir():
+        return None
+    found = [p for p in path.glob("checkpoint-*") if p.is_dir() and p.name.rsplit("-", 1)[-1].isdigit()]
+    for ckpt in sorted(found, key=lambda p: int(p.name.rsplit("-", 1)[-1]), reverse=True):
+        if _complete(ckpt):
+            return str(ckpt)
+        print(msg(f"알림: {ckpt}는 저장이 끝나지 않은 체크포인트라 건너뜁니다", f"notice: skipping the incomplete {ckpt}"),
+              file=sys.stderr)
+    return None
+
+
+def run_fingerprint(cfg: LLMConfig, records: Sequence, engine: str) -> dict:
+    """What must not change when a run resumes: model, method, adapter settings, data."""
+    from ..tasks.base import records_hash
+
+    dropout, targets = cfg.lora_settings(engine)
+    return {"model_name": cfg.model_name, "method": cfg.method, "lora_r": cfg.lora_r, "lora_alpha": cfg.lora_alpha,
+            "lora_dropout": dropout, "target_modules": sorted(targets), "max_length": cfg.max_length,
+            "prompt_style": cfg.prompt_style, "records": records_hash(records), "examples": len(records)}
+
+
+def _check_resume(output_dir: Path, fingerprint: dict, force: bool) -> None:
+    run_file = output_dir / RUN_FILE
+    if not run_file.is_file():
+        return
+    try:
+        before = json.loads(run_file.read_text(encoding="utf-8"))
+    except ValueError:
+        before = {}
+    changed = sorted(k for k in fingerprint if before.get(k) != fingerprint[k])
+    if changed and not force:
+        raise KitError(msg(f"{output_dir}의 체크포인트는 다른 설정·데이터로 학습했습니다 (바뀐 것: {', '.join(changed)}). "
+                           "새 output_dir을 쓰거나, 그래도 이어서 학습하려면 force_resume=True (--force-resume)",
+                           f"the checkpoints in {output_dir} were trained with other settings or data (changed: "
+                           f"{', '.join(changed)}); use a new output_dir, or force_resume=True (--force-resume) "
+                           "to continue anyway"))
+    if changed:
+        print(msg(f"주의: 바뀐 설정({', '.join(changed)})으로 이어서 학습합니다", f"warning: resuming with changed "
+                  f"{', '.join(changed)}"), file=sys.stderr)
 
 
 def training_arguments(cfg: LLMConfig, **overrides):
@@ -175,13 +224,14 @@ def training_arguments(cfg: LLMConfig, **overrides):
     return TrainingArguments(**args)
 
 
-def train(cfg: LLMConfig, records: Sequence, *, resume: bool = True, model=None, tokenizer=None,
-          callbacks: Sequence = (), **arg_overrides) -> TrainResult:
+def train(cfg: LLMConfig, records: Sequence, *, resume: bool = True, force_resume: bool = False, model=None,
+          tokenizer=None, callbacks: Sequence = (), **arg_overrides) -> TrainResult:
     """Fine-tune on ``records`` of any task (answer-only loss); save the adapter with its
     tokenizer and config to ``<output_dir>/final``.
 
     Checkpoints go to ``cfg.output_dir`` every ``cfg.save_steps`` optimizer steps; with
-    ``resume`` a run restarts from the newest one (after a Colab disconnect, say).
+    ``resume`` a run restarts from the newest complete one (after a Colab disconnect, say) —
+    and refuses when the data or the adapter settings changed since (``force_resume`` overrides).
     """
     from transformers import Trainer
 
@@ -192,6 +242,10 @@ def train(cfg: LLMConfig, records: Sequence, *, resume: bool = True, model=None,
     seed_everything(cfg.seed)
     if not records:
         raise KitError(msg("학습할 레코드가 없습니다", "no records to train on"))
+    fingerprint = run_fingerprint(cfg, records, engine.name)
+    checkpoint = last_checkpoint(cfg.output_dir) if resume else None
+    if checkpoint:
+        _check_resume(Path(cfg.output_dir), fingerprint, force_resume)
     if model is None:
         model, tokenizer = engine.load(cfg)
         model = engine.add_adapters(model, cfg)
@@ -217,9 +271,12 @@ def train(cfg: LLMConfig, records: Sequence, *, resume: bool = True, model=None,
     )
     if sampler:
         trainer.budget_sampler = sampler
-    checkpoint = last_checkpoint(cfg.output_dir) if resume else None
     if checkpoint:
         print(msg(f"{checkpoint}에서 이어서 학습합니다", f"resuming from {checkpoint}"))
+    if trainer.is_world_process_zero():
+        from ..core.io import write_text
+
+        write_text(json.dumps(fingerprint, ensure_ascii=False, indent=2) + "\n", Path(cfg.output_dir) / RUN_FILE)
     t0 = time.perf_counter()
     trainer.train(resume_from_checkpoint=checkpoint)
     seconds = time.perf_counter() - t0

@@ -19,7 +19,7 @@ from ..core.io import DataError, Problem, read_json_records
 from ..core.messages import msg
 
 __all__ = ["Task", "Checker", "Utterance", "LETTERS", "split_of", "split_from_name", "answer_text",
-           "conversation_lines", "check_conversation", "utterances"]
+           "conversation_lines", "check_conversation", "utterances", "records_hash"]
 
 #: Option letters of multiple-choice prompts (a task with five options uses A–E).
 LETTERS = ("A", "B", "C", "D", "E", "F", "G", "H")
@@ -100,7 +100,10 @@ class Checker:
         return value
 
     def answer_hidden(self, rid: str | None, raw_output: Any) -> bool:
-        """True where an empty answer is allowed (a test record, by its id or file name)."""
+        """True where an empty answer is allowed: a test record (by its id, or the file's name)
+        in a file that is not named as a training or dev file."""
+        if self.file_split in ("train", "dev"):
+            return False
         return raw_output in (None, "", [], {}) and split_of(rid or "", self.file_split) in ("test", None)
 
     def records(self, raw: Any) -> list:
@@ -146,8 +149,11 @@ class Checker:
         if self.answer_hidden(rid, raw_out):
             return
         if raw_out in (None, "", [], {}):
-            self.add(i, rid, "output", "정답이 비어 있습니다 (test 파일이 아닌데 정답 없는 레코드)",
-                     "empty answer in a non-test file (a test record inside a training file?)")
+            if split_of(rid or "") == "test":
+                self.add(i, rid, "output", f"{self.file_split} 파일 안에 정답 없는 test 레코드가 있습니다",
+                         f"a test record (no answer) inside a {self.file_split or 'training'} file")
+            else:
+                self.add(i, rid, "output", "정답이 비어 있습니다 (test 파일이 아님)", "empty answer in a non-test file")
             return
         out = self.get(rec, "output", str, i, rid)
         if out is None:
@@ -306,7 +312,7 @@ def conversation_lines(conversation: Sequence[Utterance], mark: Sequence[str] = 
 
 
 def check_conversation(chk: Checker, inp: dict, i: int, rid, *, speaker_type, need_ids: bool,
-                       speakers: Sequence | None = None) -> list[str]:
+                       positive_speaker: bool = False) -> list[str]:
     """Validate ``input.conversation``; returns the utterance ids found."""
     conv = chk.get(inp, "conversation", list, i, rid, "input.")
     if conv is None:
@@ -320,14 +326,35 @@ def check_conversation(chk: Checker, inp: dict, i: int, rid, *, speaker_type, ne
             chk.add(i, rid, pre[:-1], "발화가 객체가 아닙니다", "utterance is not an object")
             continue
         speaker = chk.get(utt, "speaker", speaker_type, i, rid, pre)
-        if speaker is not None and speakers is not None and speaker not in speakers:
-            chk.add(i, rid, f"{pre}speaker", f"알 수 없는 화자 {speaker!r} (가능: {', '.join(map(str, speakers))})",
-                    f"unknown speaker {speaker!r}")
+        if isinstance(speaker, str) and not speaker.strip():
+            chk.add(i, rid, f"{pre}speaker", "화자가 비어 있습니다", "empty speaker")
+        elif positive_speaker and isinstance(speaker, int) and speaker < 1:
+            chk.add(i, rid, f"{pre}speaker", f"화자 번호는 1 이상이어야 합니다: {speaker}",
+                    f"unknown speaker {speaker} (speakers are numbered from 1)")
         chk.get(utt, "utterance", str, i, rid, pre, nonempty=True)
         uid = chk.get(utt, "utterance_id", str, i, rid, pre, required=need_ids, nonempty=need_ids)
         if uid is not None:
             ids.append(uid)
     return ids
+
+
+def records_hash(records: Sequence) -> str:
+    """A short fingerprint of records' ids and contents (prediction-file headers and training
+    runs keep it, to refuse resuming with other data).
+
+    >>> from helpers.tasks.sc import SCRecord
+    >>> records_hash([SCRecord("a", "x", "y", "z")]) == records_hash([SCRecord("a", "x", "y", "z")])
+    True
+    >>> records_hash([SCRecord("a", "x", "y", "z")]) == records_hash([SCRecord("a", "x", "y", "w")])
+    False
+    """
+    import hashlib
+    import json
+
+    h = hashlib.sha256()
+    for r in records:
+        h.update(json.dumps(r.to_dict(), ensure_ascii=False, sort_keys=True).encode())
+    return h.hexdigest()[:16]
 
 
 def utterances(conv: list[dict]) -> list[Utterance]:

@@ -116,7 +116,7 @@ class CCITask(Task):
 
     def validate(self, raw: Any, chk: Checker) -> None:
         for i, rid, rec, inp in chk.each(raw):
-            ids = check_conversation(chk, inp, i, rid, speaker_type=int, need_ids=True)
+            ids = check_conversation(chk, inp, i, rid, speaker_type=int, need_ids=True, positive_speaker=True)
             refs = chk.get(inp, "reference_id", list, i, rid, "input.", nonempty=True)
             for ref in refs or []:
                 if ref not in ids:
