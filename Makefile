@@ -4,8 +4,8 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.kit-installed
-# Extras installed locally: lessons, the LLM track (bitsandbytes, trl) and the test tools.
-EXTRAS ?= notebooks,llm,dev
+# Extras installed locally: lessons, the LLM track (bitsandbytes, trl), the server and the test tools.
+EXTRAS ?= notebooks,llm,serve,dev
 PYTEST_ARGS ?=
 
 export MPLBACKEND ?= Agg

@@ -145,11 +145,14 @@ def setup(seed: int = 42, *, verbose: bool = True) -> Runtime:
     """
     from dataclasses import replace
 
+    from .core.quiet import quiet_known_noise
     from .llm.engines import get_engine
 
+    quiet_known_noise()
     rt = detect(seed)
     engine = get_engine(rt.engine).name
     rt = replace(rt, engine=engine)
+    quiet_known_noise()  # again: the engine may have imported transformers
     if rt.smoke:
         # Small CPU machines: a fixed thread count keeps timings and results repeatable.
         seed_everything(seed, threads=min(2, os.cpu_count() or 1))

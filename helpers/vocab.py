@@ -161,17 +161,20 @@ class KitTokenizer:
         return len(self.hf)
 
 
-def _wordpiece_tokenizer(vocab_size: int, min_frequency: int):
-    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
+def _wordpiece_parts():
+    """A WordPiece tokenizer without a vocabulary: normaliser, pre-tokenizer and decoder."""
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers
 
-    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-    # BertNormalizer with strip_accents=False: stripping accents would decompose Hangul syllables.
-    tok.normalizer = normalizers.BertNormalizer(clean_text=True, handle_chinese_chars=True, strip_accents=False, lowercase=False)
-    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    tok.decoder = decoders.WordPiece()
-    trainer = trainers.WordPieceTrainer(vocab_size=vocab_size, min_frequency=min_frequency, show_progress=False,
-                                        special_tokens=list(BERT_SPECIAL_TOKENS))
-    return tok, trainer
+    def build(vocab: dict | None = None):
+        tok = Tokenizer(models.WordPiece(vocab=vocab, unk_token="[UNK]") if vocab else models.WordPiece(unk_token="[UNK]"))
+        # BertNormalizer with strip_accents=False: stripping accents would decompose Hangul syllables.
+        tok.normalizer = normalizers.BertNormalizer(clean_text=True, handle_chinese_chars=True, strip_accents=False,
+                                                    lowercase=False)
+        tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+        tok.decoder = decoders.WordPiece()
+        return tok
+
+    return build
 
 
 def train_wordpiece(
@@ -179,17 +182,30 @@ def train_wordpiece(
 ) -> KitTokenizer:
     """Train a morpheme-level WordPiece vocabulary (default: on :func:`shipped_texts`).
 
+    The same texts always give the same vocabulary. ``tokenizers``' trainer gives the ``##``
+    subword pieces their ids in hash-map order (huggingface/tokenizers#1794), and the merges
+    break count ties by id, so two runs could differ; every ``##<character>`` is registered
+    up front in sorted order, then the trained vocabulary is rebuilt with only the five BERT
+    special tokens marked special.
+
     >>> tok = train_wordpiece(["밥을 먹었다", "물을 마셨다"] * 5, vocab_size=200)
     >>> tok.tokenize_with_offsets("밥을 먹었다")[1][:2]
     [(0, 1), (1, 2)]
     """
-    from tokenizers import processors
+    from tokenizers import processors, trainers
     from transformers import PreTrainedTokenizerFast
 
-    tok, trainer = _wordpiece_tokenizer(vocab_size, min_frequency)
+    build = _wordpiece_parts()
     texts = list(shipped_texts() if texts is None else texts)
-    prepared = (segment(t).text if segmented else t for t in texts)
-    tok.train_from_iterator(prepared, trainer, length=len(texts))
+    prepared = [segment(t).text if segmented else t for t in texts]
+    normalizer = build().normalizer
+    chars = sorted({ch for t in prepared for ch in normalizer.normalize_str(t) if not ch.isspace()})
+    trainer = trainers.WordPieceTrainer(vocab_size=vocab_size, min_frequency=min_frequency, show_progress=False,
+                                        special_tokens=list(BERT_SPECIAL_TOKENS) + ["##" + c for c in chars])
+    draft = build()
+    draft.train_from_iterator(prepared, trainer, length=len(prepared))
+    tok = build(draft.get_vocab())
+    tok.add_special_tokens(list(BERT_SPECIAL_TOKENS))
     cls, sep = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
     tok.post_processor = processors.TemplateProcessing(
         single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1", special_tokens=[("[CLS]", cls), ("[SEP]", sep)]

@@ -26,7 +26,8 @@ LAYERS = {
     "helpers.submission": 3, "helpers.ensemble": 3, "helpers.refine": 3, "helpers.eda": 3,
     "helpers.batching": 4, "helpers.memory": 4, "helpers.vocab": 4, "helpers.pretrain": 4, "helpers.korquad": 4,
     "helpers.llm": 4, "helpers.inference": 4,
-    "helpers.lessons": 5, "helpers.runtime": 5, "helpers.course": 5, "helpers.colab": 5,
+    "helpers.lessons": 5, "helpers.runtime": 5, "helpers.course": 5, "helpers.colab": 5, "helpers.serve": 5,
+    "helpers.exercises": 5,
 }
 #: Modules that must never import torch, transformers or the model layer (not even lazily).
 LIGHT = ("helpers.korean", "helpers.metrics", "helpers.essay", "helpers.tasks", "helpers.data",

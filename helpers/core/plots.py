@@ -5,7 +5,26 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["korean_font_path", "use_korean_font", "new_figure", "save_figure"]
+__all__ = ["korean_font_path", "use_korean_font", "new_figure", "save_figure", "SavedFigure"]
+
+
+class SavedFigure(type(Path())):
+    """The path of a saved figure. :func:`save_figure` has already shown the PNG in the
+    notebook, so the path itself displays as nothing there (no ``PosixPath('…')`` line)."""
+
+    def _repr_png_(self) -> bytes:
+        return self.read_bytes()
+
+    def _ipython_display_(self) -> None:
+        return None
+
+
+def _in_notebook() -> bool:
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    return getattr(get_ipython(), "kernel", None) is not None
 
 
 def korean_font_path() -> Path:
@@ -45,12 +64,27 @@ def new_figure(title: str, size=(7, 4)):
     return fig, ax
 
 
-def save_figure(fig, name: str, folder: str | Path | None = None) -> Path:
-    """Save ``fig`` as ``<name>.png`` under ``outputs/figures`` (or ``folder``)."""
+def save_figure(fig, name: str, folder: str | Path | None = None) -> "SavedFigure":
+    """Save ``fig`` as ``<name>.png`` under ``outputs/figures`` (or ``folder``) and, in a
+    notebook, show that PNG inline (also under a non-interactive backend such as Agg).
+
+    >>> import matplotlib; matplotlib.use("Agg"); import tempfile
+    >>> fig, ax = new_figure("제목")
+    >>> p = save_figure(fig, "t", tempfile.mkdtemp())
+    >>> p.name, p._repr_png_()[1:4] == b"PNG"
+    ('t.png', True)
+    """
     from .paths import outputs_dir
 
     path = Path(folder) if folder else outputs_dir("figures")
     path.mkdir(parents=True, exist_ok=True)
     out = path / f"{name}.png"
     fig.savefig(out, dpi=110, bbox_inches="tight")
-    return out
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    if _in_notebook():  # the PNG on disk is exactly what the notebook shows, whatever the backend
+        from IPython.display import Image, display
+
+        display(Image(filename=str(out)))
+    return SavedFigure(out)

@@ -95,6 +95,9 @@ class HFEngine(Engine):
         return tok
 
     def load(self, cfg: LLMConfig):
+        from ..core.quiet import quiet_bitsandbytes
+
+        quiet_bitsandbytes()
         import torch
         from transformers import AutoModelForCausalLM, BitsAndBytesConfig
 

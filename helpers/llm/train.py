@@ -129,22 +129,40 @@ def auto_token_budget(cfg: LLMConfig, engine: str, gpu_gib: float | None = None,
     return batch * cfg.max_length
 
 
-def _budget_trainer_class():
+def _kit_trainer_class():
     from transformers import Trainer
 
-    class TokenBudgetTrainer(Trainer):
-        """A Trainer whose training batches come from a :class:`~helpers.batching.TokenBudgetSampler`."""
+    class KitTrainer(Trainer):
+        """transformers' Trainer with two changes: training batches may come from a
+        :class:`~helpers.batching.TokenBudgetSampler`, and LoRA checkpoints hold the adapter
+        only. peft otherwise also saves a full copy of ``lm_head`` whenever it carries an
+        adapter (the seed's setting) — about 1 GB per checkpoint for a 128k-vocabulary 8B
+        model — though the base weights never change."""
 
         budget_sampler = None
 
         def get_train_dataloader(self):
+            if self.budget_sampler is None:
+                return super().get_train_dataloader()
             from torch.utils.data import DataLoader
 
             dl = DataLoader(self.train_dataset, batch_sampler=self.budget_sampler, collate_fn=self.data_collator,
                             num_workers=self.args.dataloader_num_workers, pin_memory=self.args.dataloader_pin_memory)
             return self.accelerator.prepare(dl)
 
-    return TokenBudgetTrainer
+        def _save(self, output_dir=None, state_dict=None):
+            model = self.model
+            if not hasattr(model, "peft_config"):
+                return super()._save(output_dir, state_dict)
+            import functools
+
+            model.save_pretrained = functools.partial(type(model).save_pretrained, model, save_embedding_layers=False)
+            try:
+                return super()._save(output_dir, state_dict)
+            finally:
+                del model.save_pretrained
+
+    return KitTrainer
 
 
 # ----------------------------------------------------------------------------- training
@@ -233,8 +251,6 @@ def train(cfg: LLMConfig, records: Sequence, *, resume: bool = True, force_resum
     ``resume`` a run restarts from the newest complete one (after a Colab disconnect, say) —
     and refuses when the data or the adapter settings changed since (``force_resume`` overrides).
     """
-    from transformers import Trainer
-
     from ..batching import AnswerOnlyCollator, TokenBudgetSampler
     from ..core.hardware import seed_everything
 
@@ -263,8 +279,7 @@ def train(cfg: LLMConfig, records: Sequence, *, resume: bool = True, force_resum
                   f"그래디언트 누적 {arg_overrides['gradient_accumulation_steps']}",
                   f"token budget {budget}: {len(sampler)} micro-batches of {sampler.mean_batch:.1f} sequences on "
                   f"average, gradient accumulation {arg_overrides['gradient_accumulation_steps']}"))
-    trainer_cls = _budget_trainer_class() if sampler else Trainer
-    trainer = trainer_cls(
+    trainer = _kit_trainer_class()(
         model=model, args=training_arguments(cfg, **arg_overrides), train_dataset=examples,
         data_collator=AnswerOnlyCollator(tokenizer.pad_token_id, engine.pad_multiple, cfg.max_length),
         callbacks=list(callbacks),
@@ -297,7 +312,10 @@ def save_adapter(model, tokenizer, cfg: LLMConfig, path: str | Path) -> Path:
     from ..core.io import write_text
 
     path = Path(path)
-    model.save_pretrained(path)
+    if hasattr(model, "peft_config"):
+        model.save_pretrained(path, save_embedding_layers=False)  # the adapter only (see KitTrainer)
+    else:
+        model.save_pretrained(path)
     tokenizer.save_pretrained(path)
     write_text(cfg.to_json(), path / CONFIG_FILE)
     return path
