@@ -19,7 +19,7 @@ from .core.messages import msg
 from .core.paths import outputs_dir
 from .llm.config import SMOKE_SETTINGS, LLMConfig
 
-__all__ = ["preset", "records", "cci_records", "ensure_trained", "FULL_PRESETS"]
+__all__ = ["preset", "hardware_choice", "records", "cci_records", "ensure_trained", "FULL_PRESETS"]
 
 #: Full-mode settings per task beyond :class:`LLMConfig`'s defaults (the seed recipes).
 FULL_PRESETS: dict[str, dict] = {
@@ -51,7 +51,38 @@ def preset(task: str, rt=None, **overrides) -> LLMConfig:
     if smoke:
         settings = {**SMOKE_SETTINGS, **SMOKE_PRESETS.get(name, {}), **base, **overrides}
         return LLMConfig.smoke(**settings)
-    return LLMConfig(**{**FULL_PRESETS.get(name, {}), **base, **overrides})
+    settings = {**FULL_PRESETS.get(name, {}), **base, **overrides}
+    verbose = settings.pop("verbose", True)
+    return LLMConfig(**{**hardware_choice(settings, verbose=verbose), **settings})
+
+
+def hardware_choice(settings: dict, *, verbose: bool = True) -> dict:
+    """``model_name``, ``method`` and ``max_tokens_per_batch`` for this GPU (see
+    :mod:`helpers.llm.choice`), printed with the estimate before anything is downloaded;
+    nothing without a GPU (the config's defaults then apply)."""
+    from .core.hardware import gpu_info, precision
+    from .llm.choice import choose
+    from .llm.engines import engine_name
+
+    info = gpu_info()
+    if info is None or ("model_name" in settings and "method" in settings):
+        return {}
+    engine = engine_name(settings.get("engine", "auto"))
+    choice = choose(info[1], settings.get("max_length", 1024), engine=engine,
+                    ladder=_ladder_for(settings))
+    if verbose:
+        print(choice.summary(precision()))
+    return {"model_name": choice.model, "method": choice.method, "max_tokens_per_batch": "auto"}
+
+
+def _ladder_for(settings: dict):
+    from .llm.choice import LADDER, Candidate
+
+    if "model_name" in settings:  # the model is given: only the method is chosen
+        return tuple(Candidate(settings["model_name"], m) for m in ("lora", "qlora"))
+    if "method" in settings:
+        return tuple(c for c in LADDER if c.method == settings["method"])
+    return LADDER
 
 
 def records(task: str, rt=None, *, n_train: int = 320, n_dev: int = 60) -> tuple[list, list]:

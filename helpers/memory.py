@@ -57,6 +57,8 @@ class ModelShape:
 def shape_of(model_id_or_config) -> ModelShape:
     """The sizes that matter, from a ``transformers`` config, a config dict, or a hub id / folder."""
     cfg = model_id_or_config
+    if isinstance(cfg, ModelShape):
+        return cfg
     if isinstance(cfg, str):
         from transformers import AutoConfig
 

@@ -66,8 +66,11 @@ class LLMConfig:
     gradient_checkpointing: bool = field(default=True, metadata=_help("recompute activations to save memory"))
     max_length: int = field(default=1024, metadata=_help("tokens per example (prompt + answer)"))
     max_tokens_per_batch: Union[int, str, None] = field(
-        default=None, metadata=_help("padded tokens per length-grouped micro-batch: an integer or 'auto' "
-                                     "(None: fixed batches of per_device_batch_size)"))
+        default="auto", metadata=_help("padded tokens per length-grouped micro-batch: an integer, 'auto' (the most "
+                                       "the memory estimate fits on this GPU; 4096 on a CPU) or None (fixed batches "
+                                       "of per_device_batch_size)"))
+    min_optimizer_steps: int = field(default=30, metadata=_help(
+        "with less data than this many optimizer steps need, the effective batch shrinks to fit (0: never)"))
     seed: int = field(default=42, metadata=_help("random seed"))
     prompt_style: str = field(default="base", metadata=_help("prompt style of the task"))
     output_dir: str = field(default="outputs/llm/cci", metadata=_help("checkpoints and the final adapter"))

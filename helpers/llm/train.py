@@ -179,6 +179,53 @@ def _complete(checkpoint: Path) -> bool:
             and any((checkpoint / name).is_file() for name in _WEIGHTS))
 
 
+def _batching_plan(cfg: LLMConfig, examples: list[dict], engine, has_max_steps: bool):
+    """``(sampler or None, TrainingArguments overrides)``: micro-batches, gradient accumulation,
+    and — when the data would give fewer than ``cfg.min_optimizer_steps`` optimizer steps (the
+    shipped samples on a GPU, say) — a smaller effective batch, warm-up and logging interval that
+    fit, said out loud. A run that cannot learn or logs nothing is never silent."""
+    import math
+
+    from ..batching import TokenBudgetSampler
+
+    n, epochs = len(examples), max(cfg.epochs, 1e-9)
+    effective = cfg.per_device_batch_size * cfg.gradient_accumulation_steps
+    if cfg.min_optimizer_steps and not has_max_steps and math.ceil(n / effective) * epochs < cfg.min_optimizer_steps:
+        smaller = max(1, int(n * epochs // cfg.min_optimizer_steps))
+        if smaller < effective:
+            print(msg(f"알림: 학습 데이터가 {n}개뿐이라 유효 배치를 {effective}에서 {smaller}로 줄여 최적화 단계를 "
+                      f"{cfg.min_optimizer_steps}번 이상 밟게 합니다. 샘플로 보여 주는 시연일 뿐이니, 실제 데이터는 "
+                      "data/README.md를 보고 받으세요",
+                      f"notice: only {n} training records, so the effective batch shrinks from {effective} to "
+                      f"{smaller} for at least {cfg.min_optimizer_steps} optimizer steps. This is a demonstration on "
+                      "the samples; data/README.md says where the real data comes from"))
+            effective = smaller
+    plan: dict = {}
+    if cfg.max_tokens_per_batch is not None:
+        budget = cfg.max_tokens_per_batch
+        if budget == "auto":
+            budget = auto_token_budget(cfg, engine.name)
+        sampler = TokenBudgetSampler([len(e["input_ids"]) for e in examples], int(budget), cfg.seed,
+                                     max_batch=effective, pad_multiple=engine.pad_multiple)
+        accum = max(1, round(effective / sampler.mean_batch))
+        micro_batches = len(sampler)
+        plan.update(gradient_accumulation_steps=accum)
+        print(msg(f"토큰 예산 {budget}: 마이크로배치 {len(sampler)}개 (평균 {sampler.mean_batch:.1f}문장), "
+                  f"그래디언트 누적 {accum}",
+                  f"token budget {budget}: {len(sampler)} micro-batches of {sampler.mean_batch:.1f} sequences on "
+                  f"average, gradient accumulation {accum}"))
+    else:
+        sampler = None
+        per_device = min(cfg.per_device_batch_size, effective)
+        accum = max(1, effective // per_device)
+        micro_batches = math.ceil(n / per_device)
+        plan.update(per_device_train_batch_size=per_device, gradient_accumulation_steps=accum)
+    steps = max(1, math.ceil(micro_batches / accum) * epochs)
+    plan["warmup_steps"] = min(cfg.warmup_steps, max(1, int(steps // 10)))
+    plan["logging_steps"] = min(cfg.logging_steps, max(1, int(steps // 10)))
+    return sampler, plan
+
+
 def last_checkpoint(output_dir: str | Path) -> str | None:
     """The newest *complete* ``checkpoint-N`` folder under ``output_dir`` (None when there is
     none); a torn one (a kill while saving) is skipped, saying so."""
@@ -251,7 +298,7 @@ def train(cfg: LLMConfig, records: Sequence, *, resume: bool = True, force_resum
     ``resume`` a run restarts from the newest complete one (after a Colab disconnect, say) —
     and refuses when the data or the adapter settings changed since (``force_resume`` overrides).
     """
-    from ..batching import AnswerOnlyCollator, TokenBudgetSampler
+    from ..batching import AnswerOnlyCollator
     from ..core.hardware import seed_everything
 
     engine = get_engine(cfg.engine)
@@ -266,19 +313,9 @@ def train(cfg: LLMConfig, records: Sequence, *, resume: bool = True, force_resum
         model, tokenizer = engine.load(cfg)
         model = engine.add_adapters(model, cfg)
     examples = sft_examples(records, tokenizer, cfg)
-    sampler = None
-    if cfg.max_tokens_per_batch is not None:
-        budget = cfg.max_tokens_per_batch
-        if budget == "auto":
-            budget = auto_token_budget(cfg, engine.name)
-        sampler = TokenBudgetSampler([len(e["input_ids"]) for e in examples], int(budget), cfg.seed,
-                                     pad_multiple=engine.pad_multiple)
-        accum = max(1, round(cfg.per_device_batch_size * cfg.gradient_accumulation_steps / sampler.mean_batch))
-        arg_overrides.setdefault("gradient_accumulation_steps", accum)
-        print(msg(f"토큰 예산 {budget}: 마이크로배치 {len(sampler)}개 (평균 {sampler.mean_batch:.1f}문장), "
-                  f"그래디언트 누적 {arg_overrides['gradient_accumulation_steps']}",
-                  f"token budget {budget}: {len(sampler)} micro-batches of {sampler.mean_batch:.1f} sequences on "
-                  f"average, gradient accumulation {arg_overrides['gradient_accumulation_steps']}"))
+    sampler, plan = _batching_plan(cfg, examples, engine, "max_steps" in arg_overrides)
+    for key, value in plan.items():
+        arg_overrides.setdefault(key, value)
     trainer = _kit_trainer_class()(
         model=model, args=training_arguments(cfg, **arg_overrides), train_dataset=examples,
         data_collator=AnswerOnlyCollator(tokenizer.pad_token_id, engine.pad_multiple, cfg.max_length),
