@@ -1,0 +1,187 @@
+"""Training speed of the entry point users call — ``helpers.llm.train`` with its defaults —
+against unsloth used the way a careful user would (length-sorted batches of 16, same LoRA,
+same data), each after a warm-up, over three windows of at least 30 s, in one lease.
+
+Data: 대화 맥락 추론 records rendered through the kit's own prompts, with conversations built
+from the shipped sample utterances to a spread of lengths like the real 2024 training file
+(mean about 450 tokens, 200–1,000). Model: the Llama-3-8B-shaped random-weight checkpoint of
+``bench/llm_speed.py prepare`` (nf4 QLoRA, r 16 / alpha 32, dropout 0, the seven projections:
+the unsloth engine's defaults, used by both paths).
+
+    python bench/llm_speed.py prepare
+    python bench/train_entry.py kit            # llm.train(LLMConfig(model_name=CKPT)) — the defaults
+    python bench/train_entry.py unsloth-sorted
+    python bench/train_entry.py --cap-gib 15 --fp16 kit   # a T4's memory, standing in (not its speed)
+
+Each run appends one JSON line to ``$BENCH_OUT/train_entry.jsonl``: tokens/s of each window,
+their mean and spread, peak memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+CACHE = Path(os.environ.get("BENCH_CACHE", ROOT / ".bench-cache"))
+OUT = Path(os.environ.get("BENCH_OUT", ROOT / "bench" / "results"))
+CKPT = Path(os.environ.get("BENCH_CKPT", CACHE / "llama3-8b-shape"))
+WINDOW_S, WINDOWS, WARMUP_STEPS = float(os.environ.get("BENCH_WINDOW_S", 30)), 3, int(os.environ.get("BENCH_WARMUP", 10))
+
+
+def records(tok, n: int = 1200, seed: int = 0, target_mean: int = 450):
+    """CCI records whose rendered prompts have about the real length distribution."""
+    from helpers import data, synthetic
+    from helpers.core.chat import render
+    from helpers.tasks.base import Utterance
+
+    pool = [u.utterance for split in ("train", "dev") for r in data.load_cci(data.sample_file("cci", split))
+            for u in r.conversation]
+    rng = random.Random(seed)
+    out = []
+    for i, rec in enumerate(synthetic.synthetic_cci(n, seed=seed)):
+        target = min(1000, max(200, int(rng.lognormvariate(0, 0.35) * target_mean)))
+        conv = list(rec.conversation)
+        while True:
+            prompt = render(tok, synthetic.tasks.get("cci").messages(rec))
+            if len(tok(prompt, add_special_tokens=False)["input_ids"]) >= target:
+                break
+            conv.insert(0, Utterance(1 + len(conv) % 2, rng.choice(pool), f"PAD{i:05d}.{len(conv)}"))
+            rec.conversation = conv
+        out.append(rec)
+    return out
+
+
+class Windows:
+    """Times optimizer steps after a warm-up and closes three windows of at least WINDOW_S seconds."""
+
+    def __init__(self):
+        self.steps, self.t0, self.tokens, self.done = 0, None, 0, []
+
+    def step(self, tokens: int) -> bool:
+        """Call after each optimizer step with the real tokens it processed; True when finished."""
+        import torch
+
+        torch.cuda.synchronize()
+        self.steps += 1
+        if self.steps == WARMUP_STEPS:
+            self.t0, self.tokens = time.perf_counter(), 0
+            torch.cuda.reset_peak_memory_stats()
+            return False
+        if self.t0 is None:
+            return False
+        self.tokens += tokens
+        elapsed = time.perf_counter() - self.t0
+        if elapsed >= WINDOW_S:
+            self.done.append(self.tokens / elapsed)
+            self.t0, self.tokens = time.perf_counter(), 0
+        return len(self.done) >= WINDOWS
+
+
+def run_kit(recs, tok) -> dict:
+    from transformers import TrainerCallback
+
+    from helpers import llm
+
+    windows, seen = Windows(), {"tokens": 0}
+    cfg = llm.LLMConfig(model_name=str(CKPT), output_dir="/tmp/bench-kit", save_steps=10**6, epochs=50.0)
+
+    class Count(TrainerCallback):
+        def on_step_end(self, args, state, control, **kw):
+            if windows.step(seen.pop("tokens", 0)):
+                control.should_training_stop = True
+            seen["tokens"] = 0
+
+    # count real tokens of every micro-batch through the collator the Trainer uses
+    from helpers import batching
+
+    original = batching.AnswerOnlyCollator.__call__
+
+    def counting(self, features):
+        seen["tokens"] = seen.get("tokens", 0) + sum(len(f["input_ids"]) for f in features)
+        return original(self, features)
+
+    batching.AnswerOnlyCollator.__call__ = counting
+    result = llm.train(cfg, recs, resume=False)
+    return {"engine": result.engine, "windows": windows.done, "budget": cfg.max_tokens_per_batch}
+
+
+def run_unsloth_sorted(recs, tok_unused) -> dict:
+    import torch
+    from unsloth import FastLanguageModel
+
+    from helpers import llm
+    from helpers.batching import AnswerOnlyCollator
+
+    model, tok = FastLanguageModel.from_pretrained(model_name=str(CKPT), max_seq_length=1024, dtype=None,
+                                                   load_in_4bit=True, local_files_only=True)
+    model = FastLanguageModel.get_peft_model(model, r=16, lora_alpha=32, lora_dropout=0,
+                                             target_modules=list(llm.SEVEN_PROJECTIONS),
+                                             use_gradient_checkpointing="unsloth", random_state=42)
+    cfg = llm.LLMConfig(model_name=str(CKPT))
+    examples = llm.sft_examples(recs, tok, cfg)
+    order = sorted(range(len(examples)), key=lambda i: len(examples[i]["input_ids"]))
+    batches = [order[i:i + 16] for i in range(0, len(order), 16)]
+    random.Random(0).shuffle(batches)
+    collate = AnswerOnlyCollator(tok.pad_token_id, pad_to_multiple_of=64, max_length=1024)  # few shapes, few compiles
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=2e-4, weight_decay=0.1)
+    model.train()
+    windows = Windows()
+    while True:
+        for b in batches:
+            feats = [examples[i] for i in b]
+            batch = {k: v.cuda() for k, v in collate(feats).items()}
+            model(**batch).loss.backward()
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+            if windows.step(sum(len(f["input_ids"]) for f in feats)):
+                return {"engine": "unsloth (plain loop)", "windows": windows.done, "batch": 16}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("path", choices=["kit", "unsloth-sorted"])
+    parser.add_argument("--cap-gib", type=float, default=None, help="cap GPU memory (torch per-process fraction)")
+    parser.add_argument("--fp16", action="store_true", help="fp16 instead of bf16 (a T4 has no bf16)")
+    args = parser.parse_args()
+    import torch
+
+    if args.path == "unsloth-sorted" or os.environ.get("KIT_ENGINE", "auto") != "hf":
+        import unsloth  # noqa: F401  (before transformers)
+    if args.cap_gib:
+        total = torch.cuda.get_device_properties(0).total_memory / 2**30
+        torch.cuda.set_per_process_memory_fraction(args.cap_gib / total)
+        os.environ["KIT_GPU_GIB"] = str(args.cap_gib)
+    if args.fp16:
+        from helpers.core import hardware
+
+        hardware.gpu_info = lambda: (torch.cuda.get_device_name(0), args.cap_gib or 80.0, False)
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(CKPT)
+    recs = records(tok)
+    lengths = [len(tok(p, add_special_tokens=False)["input_ids"])
+               for p in __import__("helpers.inference", fromlist=["x"]).prompts_of(recs[:200], tok)]
+    t0 = time.time()
+    res = (run_kit if args.path == "kit" else run_unsloth_sorted)(recs, tok)
+    w = res.pop("windows")
+    row = {"path": args.path, **res, "cap_gib": args.cap_gib, "fp16": args.fp16, "records": len(recs),
+           "mean_prompt_tokens": round(sum(lengths) / len(lengths)), "tokens_per_s": [round(x) for x in w],
+           "mean": round(sum(w) / max(len(w), 1)), "spread_pct": round(100 * (max(w) - min(w)) / (sum(w) / len(w)), 1)
+           if w else None, "peak_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2),
+           "wall_s": round(time.time() - t0)}
+    OUT.mkdir(parents=True, exist_ok=True)
+    with open(OUT / "train_entry.jsonl", "a", encoding="utf-8") as f:
+        f.write(json.dumps(row, ensure_ascii=False) + "\n")
+    print(json.dumps(row, ensure_ascii=False), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
