@@ -108,7 +108,7 @@ def run_kit(recs, tok) -> dict:
         return original(self, features)
 
     batching.AnswerOnlyCollator.__call__ = counting
-    result = llm.train(cfg, recs, resume=False)
+    result = llm.train(cfg, recs, resume=False, callbacks=[Count()])
     return {"engine": result.engine, "windows": windows.done, "budget": cfg.max_tokens_per_batch}
 
 
