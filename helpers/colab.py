@@ -43,7 +43,7 @@ def _badge(name: str) -> dict:
         f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({url})\n\n"
         "**Colab 판** — `notebooks/`에서 자동 생성된 사본입니다 (직접 고치지 마세요; "
         "`python -m helpers.colab build`). 런타임 > 런타임 유형 변경에서 GPU(T4 이상)를 고르면 "
-        "전체 모드, 고르지 않으면 작은 모델로 같은 코드를 도는 스모크 모드로 실행됩니다.",
+        "전체 모드, 고르지 않으면 작은 모델로 작은 모델로 같은 코드를 실행하는 스모크 모드로 실행됩니다.",
     )
 
 

@@ -34,11 +34,10 @@ def _help(text: str) -> dict:
 class LLMConfig:
     """Every setting of an LLM fine-tuning run (the 2024 winner's values by default).
 
-    Default models (hub ids; each has its own licence):
-
-    - Colab T4 (15 GB): ``MLP-KTLim/llama-3-Korean-Bllossom-8B`` with QLoRA (Llama 3 licence, not gated);
-    - 24 GB card: ``beomi/Solar-Ko-Recovery-11B`` with QLoRA or LoRA (Apache-2.0, not gated), the
-      winner's backbone.
+    The default model is the winner's backbone, ``beomi/Solar-Ko-Recovery-11B`` (Apache-2.0, not
+    gated); in full mode :func:`helpers.lessons.preset` and ``python -m helpers.llm train`` choose
+    model and method for the GPU from the memory estimate (:mod:`helpers.llm.choice`: QLoRA on a
+    T4 or a 24 GB card, 16-bit LoRA on 40/80 GB, a smaller model on smaller cards).
 
     Engines (:mod:`helpers.llm.engines`): where a LoRA setting is left ``None`` the engine's
     default applies (hf: the seed's dropout 0.01 and ``lm_head`` adapter; unsloth: dropout 0
