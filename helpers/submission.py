@@ -63,8 +63,8 @@ def fill_submission(task: str, test_records: list[dict], predictions: dict[str, 
     out, problems = [], []
     for i, rec in enumerate(test_records):
         filled = dict(rec)
-        filled["output"] = predictions[rec["id"]]
-        problem = t.check_output(typed[rec["id"]], filled["output"])
+        problem = t.check_output(typed[rec["id"]], predictions[rec["id"]])
+        filled["output"] = t.submission_output(typed[rec["id"]], predictions[rec["id"]])
         if problem:
             problems.append(f"record #{i} (id={rec['id']}): {problem}")
         out.append(filled)
@@ -114,7 +114,10 @@ def check_submission(task: str, submission_path: str | Path, test_path: str | Pa
         if rec.get("input") != ref.get("input"):
             problems.append(msg(f"record #{i} (id={rec['id']}): input이 test 파일과 다릅니다",
                                 f"record #{i} (id={rec['id']}): 'input' differs from the test file"))
-        problem = t.check_output(typed[rec["id"]], rec.get("output"))
+        try:
+            problem = t.check_output(typed[rec["id"]], t.submitted_value(rec.get("output")))
+        except KitError as err:
+            problem = str(err)
         if problem:
             problems.append(f"record #{i} (id={rec['id']}): {problem}")
     return problems

@@ -27,7 +27,7 @@ LAYERS = {
     "helpers.batching": 4, "helpers.memory": 4, "helpers.vocab": 4, "helpers.pretrain": 4, "helpers.korquad": 4,
     "helpers.llm": 4, "helpers.inference": 4,
     "helpers.lessons": 5, "helpers.runtime": 5, "helpers.course": 5, "helpers.colab": 5, "helpers.serve": 5,
-    "helpers.exercises": 5,
+    "helpers.exercises": 5, "helpers.preference": 4,
 }
 #: Modules that must never import torch, transformers or the model layer (not even lazily).
 LIGHT = ("helpers.korean", "helpers.metrics", "helpers.essay", "helpers.tasks", "helpers.data",

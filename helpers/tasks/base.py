@@ -287,9 +287,30 @@ class Task:
             return msg("답에 줄바꿈이 있습니다", "output spans several lines")
         return None
 
+    def submission_output(self, record, value: Any) -> Any:
+        """What a submission writes as ``output`` for the predicted ``value`` of ``record``: the
+        value itself by default; a task whose official layout wraps the answer (한국문화
+        질의응답: ``{"answer": value}``) returns that."""
+        return value
+
+    def submitted_value(self, raw_output: Any) -> Any:
+        """The predicted value inside a submitted ``output`` (the inverse of
+        :meth:`submission_output`; by default ``raw_output`` itself). Raises
+        :class:`~helpers.core.messages.KitError` (a ``ValueError``) saying why when the
+        ``output`` does not have the task's layout."""
+        return raw_output
+
     def score(self, predictions: dict[str, str], records: Sequence) -> dict[str, float]:
         """The official score(s) of ``predictions`` (id -> output) on records with answers."""
         raise NotImplementedError
+
+    def generation_score(self, predictions: dict[str, str], records: Sequence) -> dict[str, float]:
+        """ROUGE-1 and BLEU (%) on MeCab-ko morphemes, the organisers' scores of the generation
+        tasks (a task uses it as ``score = Task.generation_score``); a missing prediction scores 0."""
+        from ..metrics import generation_scores
+
+        gold = [r for r in records if self.gold(r)]
+        return generation_scores([predictions.get(r.id, "") for r in gold], [self.gold(r) for r in gold])
 
     # ------------------------------------------------------------------ smoke mode
 

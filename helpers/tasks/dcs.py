@@ -82,12 +82,7 @@ class DCSTask(Task):
         return [{"role": "system", "content": "당신은 대화를 정확하고 간결하게 요약하는 도우미입니다."},
                 {"role": "user", "content": user}]
 
-    def score(self, predictions: dict[str, str], records: Sequence) -> dict[str, float]:
-        """ROUGE-1 and BLEU (%) on MeCab-ko morphemes; a missing prediction scores 0."""
-        from ..metrics import generation_scores
-
-        gold = [r for r in records if r.output]
-        return generation_scores([predictions.get(r.id, "") for r in gold], [r.output for r in gold])
+    score = Task.generation_score
 
     def synthetic(self, n: int, seed: int = 42, split: str = "train") -> list[DCSRecord]:
         return synthetic_dcs(n, seed, split)

@@ -79,12 +79,7 @@ class SCTask(Task):
         return [{"role": "system", "content": "당신은 이야기의 빈 문장을 채우는 작가입니다."},
                 {"role": "user", "content": user}]
 
-    def score(self, predictions: dict[str, str], records: Sequence) -> dict[str, float]:
-        """ROUGE-1 and BLEU (%) on MeCab-ko morphemes; a missing prediction scores 0."""
-        from ..metrics import generation_scores
-
-        gold = [r for r in records if r.output]
-        return generation_scores([predictions.get(r.id, "") for r in gold], [r.output for r in gold])
+    score = Task.generation_score
 
     def synthetic(self, n: int, seed: int = 42, split: str = "train") -> list[SCRecord]:
         return synthetic_sc(n, seed, split)
