@@ -159,9 +159,7 @@ def main() -> int:
         torch.cuda.set_per_process_memory_fraction(args.cap_gib / total)
         os.environ["KIT_GPU_GIB"] = str(args.cap_gib)
     if args.fp16:
-        from helpers.core import hardware
-
-        hardware.gpu_info = lambda: (torch.cuda.get_device_name(0), args.cap_gib or 80.0, False)
+        os.environ["KIT_PRECISION"] = "fp16"  # the kit's one precision decision, as on a card without bf16
     from transformers import AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(CKPT)

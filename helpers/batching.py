@@ -37,7 +37,10 @@ def token_budget_batches(lengths: Sequence[int], max_tokens: int, max_batch: int
 
 class TokenBudgetSampler:
     """Batches of example indices grouped by length under a padded-token budget; the order of
-    the batches is shuffled every epoch (seeded), their content stays length-grouped.
+    the batches is shuffled every epoch (seeded), their content stays length-grouped, and the
+    first epoch starts with the batch of the most padded tokens (an out-of-memory budget then
+    fails at the first step, before the weights change: :func:`helpers.llm.train` retries it
+    with half the budget).
 
     >>> s = TokenBudgetSampler([4, 4, 8, 8, 2], max_tokens=8, seed=0)
     >>> sorted(map(sorted, s.batches))
@@ -49,7 +52,8 @@ class TokenBudgetSampler:
         # the collator pads to a multiple: budget the padded widths, not the raw lengths
         padded = [math.ceil(n / pad_multiple) * pad_multiple for n in lengths]
         self.batches = token_budget_batches(padded, max_tokens, max_batch)
-        self.seed, self.epoch = seed, 0
+        self.padded_tokens = [len(b) * max(padded[i] for i in b) for b in self.batches]
+        self.max_tokens, self.seed, self.epoch = max_tokens, seed, 0
 
     def __len__(self) -> int:
         return len(self.batches)
@@ -61,6 +65,10 @@ class TokenBudgetSampler:
     def __iter__(self):
         order = list(range(len(self.batches)))
         random.Random(self.seed + self.epoch).shuffle(order)
+        if self.epoch == 0 and order:  # the heaviest batch first: a budget too large fails before any update
+            heaviest = max(order, key=lambda i: (self.padded_tokens[i], -i))
+            order.remove(heaviest)
+            order.insert(0, heaviest)
         self.epoch += 1
         return iter([self.batches[i] for i in order])
 

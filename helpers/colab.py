@@ -15,17 +15,49 @@ import json
 import sys
 from pathlib import Path
 
-__all__ = ["REPO_URL", "colab_edition", "build", "stale"]
+__all__ = ["REPO_URL", "BRANCH", "repo_url", "needs_gpu", "colab_edition", "build", "stale"]
 
-#: Where Colab clones the kit from; forks change this one line and rebuild.
-REPO_URL = "https://github.com/k-nlp-kit/k-nlp-kit"
+
+def repo_url() -> str:
+    """Where Colab clones the kit from: ``[project.urls] Repository`` of ``pyproject.toml``,
+    the one setting a fork changes (then ``make colab`` rebuilds the editions)."""
+    here = Path(__file__).resolve().parent.parent / "pyproject.toml"
+    if here.is_file():  # a checkout (editable install): the file itself
+        import tomllib
+
+        with here.open("rb") as f:
+            return tomllib.load(f)["project"]["urls"]["Repository"]
+    from importlib.metadata import metadata  # an installed copy: the same field, from its metadata
+
+    urls = dict(u.split(", ", 1) for u in metadata("k-nlp-kit").get_all("Project-URL") or [])
+    return urls["Repository"]
+
+
+#: The repository the editions clone (from ``pyproject.toml``) and its branch.
+REPO_URL = repo_url()
 BRANCH = "main"
 
-_LLM_LESSONS = ("04", "05", "06")
+#: Lessons that train or run a language model (the ``llm`` extra; a GPU runtime in Colab).
+_LLM_LESSONS = ("04", "05", "06", "07", "08")
+#: Lessons that need a GPU runtime in full mode: the LLM lessons and the BERT track (03a
+#: pretrains a small BERT, 03b fine-tunes it). 00-02 and 99 run on Colab's CPU runtime.
+_GPU_LESSONS = ("03", *_LLM_LESSONS)
+#: Extras beyond the LLM track: lesson 08 serves its model (the 2026 flow).
+_MORE_EXTRAS = {"08": ",serve"}
+
+
+def needs_gpu(name: str) -> bool:
+    """Whether the lesson ``name`` asks Colab for a GPU runtime.
+
+    >>> needs_gpu("00_setup.ipynb"), needs_gpu("03b_korquad_finetuning.ipynb"), needs_gpu("99_glossary.ipynb")
+    (False, True, False)
+    """
+    return name[:2] in _GPU_LESSONS
 
 
 def _extras(name: str) -> str:
-    return "notebooks,llm" if name[:2] in _LLM_LESSONS else "notebooks"
+    base = "notebooks,llm" if name[:2] in _LLM_LESSONS else "notebooks"
+    return base + _MORE_EXTRAS.get(name[:2], "")
 
 
 def _cell(cell_id: str, kind: str, source: str) -> dict:
@@ -42,17 +74,29 @@ def _badge(name: str) -> dict:
         "markdown",
         f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({url})\n\n"
         "**Colab 판** — `notebooks/`에서 자동 생성된 사본입니다 (직접 고치지 마세요; "
-        "`python -m helpers.colab build`). 런타임 > 런타임 유형 변경에서 GPU(T4 이상)를 고르면 "
-        "전체 모드, 고르지 않으면 작은 모델로 작은 모델로 같은 코드를 실행하는 스모크 모드로 실행됩니다.",
+        "`python -m helpers.colab build`). " + _runtime_note(name),
     )
+
+
+def _runtime_note(name: str) -> str:
+    if needs_gpu(name):
+        return ("**런타임**: 이 강의는 GPU 런타임(T4 이상)으로 열립니다. GPU가 있으면 전체 모드로, "
+                "런타임 > 런타임 유형 변경에서 CPU를 고르면 작은 모델로 같은 코드를 실행하는 스모크 모드로 실행됩니다.")
+    return ("**런타임**: 이 강의는 GPU가 필요 없어 CPU 런타임으로 열립니다(무료 GPU 사용 시간을 아끼세요). "
+            "실제 데이터를 `data/raw/`(또는 Drive)에 두면 그것을, 없으면 샘플을 씁니다.")
 
 
 def _install(name: str) -> dict:
     extras = _extras(name)
     gpu_extra = (
         "\n    if subprocess.run([\"nvidia-smi\"], capture_output=True).returncode == 0:\n"
-        "        # 빠른 GPU 엔진 (선택): 설치에 실패해도 transformers 경로로 그대로 동작합니다.\n"
-        "        subprocess.run([sys.executable, \"-m\", \"pip\", \"install\", \"-q\", f\"{KIT_DIR}[gpu]\"])"
+        "        # 빠른 GPU 엔진 unsloth (선택): 설치에 실패해도 transformers 경로로 그대로 동작합니다.\n"
+        "        fast = subprocess.run([sys.executable, \"-m\", \"pip\", \"install\", \"-q\", f\"{KIT_DIR}[gpu]\"],\n"
+        "                              capture_output=True, text=True)\n"
+        "        if fast.returncode != 0:\n"
+        "            os.environ[\"KIT_ENGINE\"] = \"hf\"\n"
+        "            print(\"unsloth 설치에 실패해 transformers 엔진(KIT_ENGINE=hf)으로 진행합니다. 느리지만 결과는 같습니다.\")\n"
+        "            print(\"pip의 마지막 메시지:\", (fast.stderr or fast.stdout).strip().splitlines()[-3:])"
         if extras.endswith("llm")
         else ""
     )
@@ -99,8 +143,11 @@ def colab_edition(notebook: dict, name: str) -> dict:
     """The Colab edition of a lesson (a notebook as a JSON dict): badge, install, drive, lesson."""
     cells = [_badge(name), _install(name), _drive()] + notebook["cells"]
     meta = dict(notebook.get("metadata", {}))
-    meta["accelerator"] = "GPU"
-    meta["colab"] = {"provenance": [], "gpuType": "T4"}
+    if needs_gpu(name):
+        meta["accelerator"] = "GPU"
+        meta["colab"] = {"provenance": [], "gpuType": "T4"}
+    else:
+        meta["colab"] = {"provenance": []}
     return {**notebook, "metadata": meta, "cells": cells}
 
 

@@ -17,13 +17,15 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from .core.kiwi import kiwi
-from .core.messages import msg
+from .core.messages import KitError, msg
 from .core.plots import korean_font_path, new_figure, save_figure, use_korean_font
 
 __all__ = [
     "analyze",
     "nouns",
     "compare_analyzers",
+    "java_available",
+    "available_backends",
     "korean_font_path",
     "use_korean_font",
     "save_figure",
@@ -39,6 +41,22 @@ __all__ = [
 
 BACKENDS = ("kiwi", "okt")
 _NOUN_TAGS = {"kiwi": ("NNG", "NNP"), "okt": ("Noun",)}
+
+
+def java_available() -> bool:
+    """Whether a Java runtime is here for konlpy to start (``JAVA_HOME`` or ``java`` on the PATH).
+    Colab has one; a fresh server often does not (``apt-get install default-jre``)."""
+    import os
+    import shutil
+    from pathlib import Path
+
+    home = os.environ.get("JAVA_HOME")
+    return bool((home and (Path(home) / "bin" / "java").exists()) or shutil.which("java"))
+
+
+def available_backends() -> tuple[str, ...]:
+    """The analysers that can run here: kiwi always (no Java), Okt only where Java is."""
+    return BACKENDS if java_available() else ("kiwi",)
 
 
 @lru_cache(maxsize=None)
@@ -59,6 +77,13 @@ def analyze(text: str, backend: str = "kiwi") -> list[tuple[str, str]]:
     if backend == "kiwi":
         return [(t.form, t.tag) for t in kiwi().tokenize(text)]
     if backend == "okt":
+        if not java_available():
+            raise KitError(msg("konlpy의 Okt에는 Java가 필요한데 이 컴퓨터에서 찾지 못했습니다 (JAVA_HOME도, PATH의 java도 "
+                               "없음). Java를 설치하거나(예: apt-get install default-jre) Java가 필요 없는 kiwi를 쓰세요: "
+                               "backend=\"kiwi\"",
+                               "konlpy's Okt needs Java, and none was found here (no JAVA_HOME, no java on the PATH). "
+                               "Install one (e.g. apt-get install default-jre) or use kiwi, which needs none: "
+                               "backend=\"kiwi\""))
         return list(_okt().pos(text))
     raise ValueError(msg(f"알 수 없는 형태소 분석기 '{backend}' (가능: {', '.join(BACKENDS)})",
                          f"unknown backend '{backend}' (choose from {', '.join(BACKENDS)})"))
@@ -70,14 +95,19 @@ def nouns(text: str, backend: str = "kiwi", min_len: int = 2) -> list[str]:
     return [form for form, tag in analyze(text, backend) if tag in tags and len(form) >= min_len]
 
 
-def compare_analyzers(texts: Sequence[str], backends: Sequence[str] = BACKENDS):
+def compare_analyzers(texts: Sequence[str], backends: Sequence[str] | None = None):
     """Time each analyzer on the same texts: start-up (first call) and the rest.
 
     Returns a DataFrame with one row per backend: ``startup_s``, ``analyze_s``,
-    ``texts_per_s`` and the number of morphemes it found.
+    ``texts_per_s`` and the number of morphemes it found. By default every analyser that can
+    run here (:func:`available_backends`; without Java, kiwi alone, said out loud).
     """
     import pandas as pd
 
+    if backends is None:
+        backends = available_backends()
+        if "okt" not in backends:
+            print(msg("알림: Java가 없어 Okt는 빼고 kiwi만 잽니다", "notice: no Java here, so Okt is left out (kiwi only)"))
     rows = []
     for backend in backends:
         t0 = time.perf_counter()

@@ -33,7 +33,7 @@ from .llm.engines import get_engine, letter_token_ids
 from .llm.train import prompt_and_answer
 from .tasks.base import records_hash
 
-__all__ = ["letter_token_ids", "token_budget_batches", "score_options", "generate_letters", "GenerationConfig",
+__all__ = ["NEAR_TIE", "near_tie_margin", "letter_token_ids", "token_budget_batches", "score_options", "generate_letters", "GenerationConfig",
            "generate_texts", "generate_outputs", "clean_generation", "prompts_of", "cci_prompts", "predict",
            "predict_cci", "predict_file", "predict_cci_file", "read_predictions", "records_hash"]
 
@@ -89,6 +89,45 @@ def generate_texts(model, tokenizer, prompts: Sequence[str], cfg: GenerationConf
     texts = get_engine(engine, load=False).generate(model, tokenizer, prompts, cfg or GenerationConfig(),
                                                     progress=progress)
     return [clean_generation(t) for t in texts] if clean else texts
+
+
+#: A top-2 probability gap below this is a near-tie: rounding differences (left padding in a
+#: batch, another kernel) may flip greedy decoding there.
+NEAR_TIE = 0.1
+
+
+def near_tie_margin(model, tokenizer, prompt: str, other: str, max_new_tokens: int) -> float:
+    """The smallest gap between the two most likely next tokens' probabilities while ``prompt``
+    is greedy-decoded alone, up to the step where its text stops agreeing with ``other`` (another
+    run's greedy output for the same prompt, e.g. from a padded batch; compared as
+    :func:`clean_generation` text). Below :data:`NEAR_TIE` the two runs met a near-tie, where
+    the numerics of padding may flip the choice; a large gap means they differ for another
+    reason (a bug).
+    """
+    import torch
+
+    from .batching import encode_left_padded
+
+    from .llm.engines import eval_mode
+
+    unwrapped = getattr(model, "module", model)
+    device = next(unwrapped.parameters()).device
+    ids, mask = encode_left_padded(tokenizer, [prompt], device)
+    with torch.inference_mode(), eval_mode(unwrapped):
+        out = unwrapped.generate(input_ids=ids, attention_mask=mask, max_new_tokens=max_new_tokens, do_sample=False,
+                                 num_beams=1, output_scores=True, return_dict_in_generate=True,
+                                 pad_token_id=tokenizer.pad_token_id if tokenizer.pad_token_id is not None
+                                 else tokenizer.eos_token_id, eos_token_id=tokenizer.eos_token_id)
+    target = clean_generation(other)
+    new = out.sequences[0, ids.shape[1]:]
+    smallest = 1.0
+    for step, scores in enumerate(out.scores):
+        top = torch.softmax(scores[0].float(), dim=-1).topk(2).values
+        smallest = min(smallest, float(top[0] - top[1]))
+        text = clean_generation(tokenizer.decode(new[: step + 1], skip_special_tokens=True).rstrip("\ufffd"))
+        if not target.startswith(text):
+            break
+    return smallest
 
 
 def generate_letters(model, tokenizer, prompts: Sequence[str], letters: Sequence[str] = ("A", "B", "C"),

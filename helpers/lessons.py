@@ -11,6 +11,8 @@
 
 from __future__ import annotations
 
+import os
+
 from pathlib import Path
 from typing import Sequence
 
@@ -65,8 +67,11 @@ def hardware_choice(settings: dict, *, verbose: bool = True) -> dict:
     from .llm.engines import engine_name
 
     info = gpu_info()
-    if info is None or ("model_name" in settings and "method" in settings):
+    if "model_name" in settings and "method" in settings:
         return {}
+    if info is None:  # no estimate to choose by: only what the user named (KIT_LLM_MODEL, KIT_LLM_METHOD)
+        named = {"model_name": os.environ.get("KIT_LLM_MODEL"), "method": os.environ.get("KIT_LLM_METHOD")}
+        return {k: v for k, v in named.items() if v}
     engine = engine_name(settings.get("engine", "auto"))
     choice = choose(info[1], settings.get("max_length", 1024), engine=engine,
                     ladder=_ladder_for(settings))

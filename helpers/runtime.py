@@ -22,13 +22,14 @@ import random
 import sys
 from dataclasses import dataclass, field
 
-from .core.hardware import gpu_info, precision, seed_everything, trainer_precision
+from .core.hardware import free_memory, gpu_info, precision, seed_everything, trainer_precision
 from .core.paths import outputs_dir, repo_root
 
 __all__ = [
     "Runtime",
     "detect",
     "setup",
+    "free_memory",
     "seed_everything",
     "is_smoke",
     "repo_root",

@@ -64,10 +64,18 @@ The request checks run without any model library:
 # No "from __future__ import annotations": FastAPI reads the endpoints' annotations (Request),
 # and names imported inside build_app cannot be resolved from strings.
 import argparse
+import contextlib
 import functools
 import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
 import threading
 import time
+import urllib.error
+import urllib.request
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -76,7 +84,7 @@ from typing import Any, Sequence
 from .core.messages import KitError, msg
 
 __all__ = ["ChatRequest", "RequestError", "parse_request", "cut_at_stop", "HFBackend", "VLLMBackend",
-           "load_backend", "build_app", "main", "DEFAULT_MAX_TOKENS"]
+           "load_backend", "build_app", "local_server", "chat_completion", "ask", "main", "DEFAULT_MAX_TOKENS"]
 
 #: ``max_tokens`` when a request leaves it out (GenerationConfig's default).
 DEFAULT_MAX_TOKENS = 256
@@ -456,6 +464,111 @@ def build_app(model_dir: str | Path, *, model_id: str | None = None, backend: An
             return error(500, f"{type(err).__name__}: {err}", kind="server_error")
 
     return app
+
+
+# ----------------------------------------------------------------------------- a local server and its client
+
+#: Requests to the local server skip any proxy the environment names.
+_LOCAL = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def _free_port(host: str) -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def local_server(model_dir: str | Path, *extra_args: str, host: str = "127.0.0.1", port: int | None = None,
+                 startup_s: float = 180.0, env: dict | None = None):
+    """Run ``python -m helpers.serve --model model_dir`` in a subprocess (on a free port of
+    ``host`` unless ``port`` is given) and yield its base URL (``http://host:port``) once
+    ``/health`` answers; the process is stopped whatever happens. A server that exits or does
+    not answer within ``startup_s`` seconds raises :class:`KitError` with the end of its log.
+
+    This is what a contest's harness does with the container: start it, wait for health, send
+    requests. Lessons and tests use it to query the model exactly as the contest would."""
+    folder = Path(model_dir)
+    if not folder.is_dir():
+        raise KitError(msg(f"서빙할 모델 폴더가 없습니다: {folder}", f"no model folder to serve: {folder}"))
+    port = port or _free_port(host)
+    child_env = {**os.environ, "HF_HUB_OFFLINE": "1", "NO_PROXY": "127.0.0.1,localhost",
+                 "no_proxy": "127.0.0.1,localhost", "TOKENIZERS_PARALLELISM": "false", **(env or {})}
+    root = Path(__file__).resolve().parent.parent
+    child_env["PYTHONPATH"] = os.pathsep.join(p for p in (str(root), child_env.get("PYTHONPATH", "")) if p)
+    log = tempfile.TemporaryFile()
+    proc = subprocess.Popen([sys.executable, "-m", "helpers.serve", "--model", str(folder), "--host", host,
+                             "--port", str(port), "--log-level", "warning", *extra_args],
+                            env=child_env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://{host}:{port}"
+
+    def tail() -> str:
+        log.seek(0)
+        return log.read().decode("utf-8", errors="replace")[-3000:]
+
+    try:
+        deadline = time.monotonic() + startup_s
+        while True:
+            if proc.poll() is not None:
+                raise KitError(msg(f"서버가 시작하지 못하고 끝났습니다 (종료 코드 {proc.returncode}):\n{tail()}",
+                                   f"the server exited with {proc.returncode} before answering:\n{tail()}"))
+            try:
+                with _LOCAL.open(base + "/health", timeout=1.0) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise KitError(msg(f"서버가 {startup_s:.0f}초 안에 /health에 답하지 않았습니다:\n{tail()}",
+                                   f"the server did not answer /health within {startup_s:.0f} s:\n{tail()}"))
+            time.sleep(0.3)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=15)
+        log.close()
+
+
+def chat_completion(base_url: str, messages: list[dict], *, model: str = "kit", max_tokens: int = DEFAULT_MAX_TOKENS,
+                    temperature: float = 0.0, stop: Sequence[str] | None = None, seed: int | None = None,
+                    timeout: float = 300.0) -> dict:
+    """POST one chat request to ``base_url/v1/chat/completions`` and return the JSON answer (the
+    standard library only: no ``openai`` package needed). A 4xx/5xx answer raises
+    :class:`KitError` with the server's message."""
+    body = {"model": model, "messages": messages, "max_tokens": max_tokens, "temperature": temperature}
+    if stop:
+        body["stop"] = list(stop)
+    if seed is not None:
+        body["seed"] = seed
+    req = urllib.request.Request(base_url.rstrip("/") + "/v1/chat/completions",
+                                 data=json.dumps(body, ensure_ascii=False).encode("utf-8"),
+                                 headers={"Content-Type": "application/json; charset=utf-8"})
+    try:
+        with _LOCAL.open(req, timeout=timeout) as r:
+            return json.loads(r.read().decode("utf-8"))
+    except urllib.error.HTTPError as err:
+        detail = err.read().decode("utf-8", errors="replace")
+        raise KitError(msg(f"서버가 {err.code}로 답했습니다: {detail}", f"the server answered {err.code}: {detail}")) from None
+
+
+def ask(base_url: str, records: Sequence, *, style: str = "base", max_tokens: int = DEFAULT_MAX_TOKENS,
+        progress: bool = True) -> dict[str, str]:
+    """The served model's answer to each record's prompt (the task's messages, greedy), keyed by
+    id: what the contest's harness collects. The answer text is as the server returns it; read
+    it with the task's ``answer_value`` where it has one (선다형 → option number)."""
+    from tqdm.auto import tqdm
+
+    from . import tasks
+
+    out = {}
+    for r in tqdm(records, desc="ask", disable=not progress or len(records) < 2):
+        reply = chat_completion(base_url, tasks.task_of(r).messages(r, style), max_tokens=max_tokens)
+        out[r.id] = reply["choices"][0]["message"]["content"]
+    return out
 
 
 # ----------------------------------------------------------------------------- command line

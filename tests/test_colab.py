@@ -39,3 +39,30 @@ def test_install_cell_does_nothing_outside_colab():
     scope = {}
     exec(edition["cells"][1]["source"], scope)  # must not clone or pip-install here
     assert "KIT_DIR" not in scope
+
+
+def test_only_lessons_that_need_a_gpu_ask_colab_for_one():
+    def edition(name):
+        return json.loads((repo_root() / "colab" / name).read_text(encoding="utf-8"))
+
+    for name in ("00_setup.ipynb", "01_eda.ipynb", "02_refinement.ipynb", "99_glossary_next_steps.ipynb"):
+        meta = edition(name)["metadata"]
+        assert "accelerator" not in meta and "gpuType" not in meta["colab"], name
+        assert "CPU 런타임" in edition(name)["cells"][0]["source"], name
+    for name in ("03b_korquad_finetuning.ipynb", "04_llm_finetuning.ipynb", "07_preference_rl.ipynb"):
+        meta = edition(name)["metadata"]
+        assert meta["accelerator"] == "GPU" and meta["colab"]["gpuType"] == "T4", name
+
+
+def test_repository_is_one_setting_and_extras_follow_the_lesson():
+    import tomllib
+
+    with (repo_root() / "pyproject.toml").open("rb") as f:
+        assert colab.REPO_URL == tomllib.load(f)["project"]["urls"]["Repository"]
+    install = {n: json.loads((repo_root() / "colab" / n).read_text(encoding="utf-8"))["cells"][1]["source"]
+               for n in ("00_setup.ipynb", "07_preference_rl.ipynb", "08_korean_culture_qa.ipynb")}
+    assert "[notebooks]" in install["00_setup.ipynb"] and "[gpu]" not in install["00_setup.ipynb"]
+    assert "[notebooks,llm]" in install["07_preference_rl.ipynb"]
+    assert "[notebooks,llm,serve]" in install["08_korean_culture_qa.ipynb"]
+    # a failed unsloth install is said, and the run continues on the transformers engine
+    assert "returncode != 0" in install["07_preference_rl.ipynb"] and 'KIT_ENGINE"] = "hf"' in install["07_preference_rl.ipynb"]

@@ -60,3 +60,17 @@ def test_wordcloud_and_length_plots_render(outputs):
     fig = eda.plot_length_distributions(load_sc(sample_file("sc", "dev")), "sc")
     assert sum(p.get_height() for p in fig.axes[1].patches) == 10
     matplotlib.pyplot.close("all")
+
+
+def test_without_java_okt_is_named_as_the_problem_and_kiwi_still_runs(monkeypatch, capsys):
+    import shutil
+
+    from helpers.core.messages import KitError
+
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    monkeypatch.setattr(shutil, "which", lambda name, *a, **k: None)
+    assert not eda.java_available() and eda.available_backends() == ("kiwi",)
+    with pytest.raises(KitError, match="Okt needs Java.*backend=\"kiwi\""):
+        eda.analyze("안녕하세요", "okt")
+    table = eda.compare_analyzers(["오늘 날씨가 좋네요"])
+    assert list(table.index) == ["kiwi"] and "no Java here" in capsys.readouterr().out

@@ -316,3 +316,78 @@ def test_small_data_gets_a_schedule_that_learns_and_logs(tiny_llm_dir, tmp_path,
     assert "only 40 training records" in out and "data/README.md" in out
     assert result.log_history[-1]["step"] >= 30                   # enough optimizer steps to learn
     assert len(result.losses) >= 5                                 # and a loss curve that shows something
+
+
+def test_training_after_a_prediction_on_the_cpu_keeps_every_gradient(tiny_llm_dir, tmp_path):
+    """bitsandbytes repacks 4-bit weights for its CPU inference kernel on the first eval
+    forward, and that kernel has no backward (gradients silently dropped): the kit's loader
+    keeps the training layout, so gradients after a prediction equal those of a fresh model."""
+    import torch
+
+    from helpers import llm
+
+    def gradients(predict_first: bool):
+        torch.manual_seed(0)
+        cfg = llm.LLMConfig.smoke(model_name=str(tiny_llm_dir), output_dir=str(tmp_path))
+        model, tok = llm.load_model(cfg)
+        model = llm.add_adapters(model, cfg)
+        ids = tok("안녕하세요 오늘 날씨가 좋네요", return_tensors="pt")["input_ids"]
+        if predict_first:
+            model.eval()
+            with torch.no_grad():
+                model(input_ids=ids)
+            model.train()
+        model(input_ids=ids, labels=ids).loss.backward()
+        return {n: p.grad for n, p in model.named_parameters() if p.grad is not None}
+
+    fresh, after = gradients(False), gradients(True)
+    assert fresh.keys() == after.keys() and len(fresh) > 0
+    for name in fresh:
+        assert torch.allclose(fresh[name], after[name], atol=1e-6), name
+
+
+def _oom_over(limit: int, after_calls: int = 0):
+    """A collator that raises torch's out-of-memory error for a batch of more than ``limit``
+    padded tokens, or on every call after ``after_calls`` calls when that is set."""
+    import torch
+
+    from helpers.batching import AnswerOnlyCollator
+
+    original = AnswerOnlyCollator.__call__
+    calls = {"n": 0}
+
+    def collate(self, features):
+        batch = original(self, features)
+        calls["n"] += 1
+        if (after_calls and calls["n"] > after_calls) or (not after_calls and batch["input_ids"].numel() > limit):
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 84.00 MiB (simulated)")
+        return batch
+
+    return collate
+
+
+def test_a_token_budget_that_runs_out_of_memory_is_halved_before_anything_is_learned(tiny_llm_dir, tmp_path,
+                                                                                    monkeypatch, capsys):
+    from helpers import llm, synthetic
+    from helpers.batching import AnswerOnlyCollator
+
+    monkeypatch.setattr(AnswerOnlyCollator, "__call__", _oom_over(limit=1024))
+    cfg = llm.LLMConfig.smoke(model_name=str(tiny_llm_dir), output_dir=str(tmp_path), max_tokens_per_batch=4096,
+                              max_length=256, epochs=1.0, min_optimizer_steps=0)
+    result = llm.train(cfg, synthetic.synthetic_cci(48, seed=0), resume=False)
+    out = capsys.readouterr().out
+    assert "token budget 4096 ran out of GPU memory" in out and "token budget 2048 ran out" in out
+    assert "restarting with 1024" in out and "restarting with 512" not in out
+    assert any("loss" in r for r in result.log_history) and (result.adapter_dir / "adapter_config.json").is_file()
+
+
+def test_running_out_of_memory_after_learning_started_says_what_to_lower(tiny_llm_dir, tmp_path, monkeypatch):
+    from helpers import llm, synthetic
+    from helpers.batching import AnswerOnlyCollator
+    from helpers.core.messages import KitError
+
+    monkeypatch.setattr(AnswerOnlyCollator, "__call__", _oom_over(limit=0, after_calls=3))
+    cfg = llm.LLMConfig.smoke(model_name=str(tiny_llm_dir), output_dir=str(tmp_path), max_tokens_per_batch=1024,
+                              max_length=256, epochs=1.0, gradient_accumulation_steps=1, min_optimizer_steps=0)
+    with pytest.raises(KitError, match=r"out of GPU memory .after [1-9]\d* optimizer steps.*max_tokens_per_batch"):
+        llm.train(cfg, synthetic.synthetic_cci(48, seed=0), resume=False)

@@ -6,13 +6,7 @@ the kit's own ``inference.generate_texts`` on the same model for the same messag
 """
 
 import json
-import os
 import re
-import socket
-import subprocess
-import sys
-import tempfile
-import time
 import urllib.error
 import urllib.request
 from contextlib import contextmanager
@@ -24,7 +18,6 @@ pytest.importorskip("fastapi")
 pytest.importorskip("uvicorn")
 openai = pytest.importorskip("openai")
 
-ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
 STARTUP_S = 90  # importing torch + transformers and loading the model; about 8 s on 2 CPU cores
 PROMPTS = [
@@ -36,12 +29,6 @@ PROMPTS = [
 N = 12
 #: Local addresses only: no proxy, whatever the environment says.
 _LOCAL = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
 
 
 def _get(url: str, timeout: float = 5.0) -> tuple[int, bytes]:
@@ -63,39 +50,16 @@ def _post(url: str, data: bytes, timeout: float = 60.0) -> tuple[int, bytes, str
 
 @contextmanager
 def serving(model_dir: Path, *extra: str):
-    """``python -m helpers.serve --model DIR`` on a free port of 127.0.0.1: yields the base URL
-    once ``/health`` answers; the process is terminated (then killed) whatever happens."""
-    port = _free_port()
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "KIT_LANG": "en", "NO_PROXY": "127.0.0.1,localhost",
-           "no_proxy": "127.0.0.1,localhost", "TOKENIZERS_PARALLELISM": "false"}
-    log = tempfile.TemporaryFile()
-    proc = subprocess.Popen([sys.executable, "-m", "helpers.serve", "--model", str(model_dir), "--host", HOST,
-                             "--port", str(port), "--log-level", "warning", *extra],
-                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://{HOST}:{port}"
+    """The kit's :func:`helpers.serve.local_server` (a subprocess on a free port of 127.0.0.1,
+    bounded start-up, always stopped); a failed start fails the test with the server's log."""
+    from helpers.core.messages import KitError
+    from helpers.serve import local_server
+
     try:
-        deadline = time.monotonic() + STARTUP_S
-        while True:
-            if proc.poll() is not None:
-                log.seek(0)
-                pytest.fail(f"the server exited with {proc.returncode}:\n{log.read().decode(errors='replace')[-3000:]}")
-            try:
-                if _get(base + "/health", timeout=1.0)[0] == 200:
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"the server did not answer /health within {STARTUP_S} s")
-            time.sleep(0.3)
-        yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=15)
-        log.close()
+        with local_server(model_dir, *extra, host=HOST, startup_s=STARTUP_S, env={"KIT_LANG": "en"}) as base:
+            yield base
+    except KitError as err:
+        pytest.fail(str(err))
 
 
 def _client(base: str):

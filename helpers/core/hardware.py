@@ -40,10 +40,21 @@ def gpu_info() -> tuple[str, float, bool] | None:
 
 
 def precision() -> str:
-    """``"bf16"``, ``"fp16"`` or ``"fp32"``: the training and inference precision of this machine."""
+    """``"bf16"``, ``"fp16"`` or ``"fp32"``: the training and inference precision of this machine.
+
+    ``KIT_PRECISION=fp16`` on a GPU runs as a card without bf16 would (a T4), for checking that
+    path on a newer card; bf16 is refused where the card lacks it, and a CPU always runs fp32.
+    """
     info = gpu_info()
     if info is None:
         return "fp32"
+    wanted = os.environ.get("KIT_PRECISION", "").strip().lower()
+    if wanted:
+        if wanted not in ("bf16", "fp16", "fp32"):
+            raise ValueError(f"KIT_PRECISION must be bf16, fp16 or fp32, not {wanted!r}")
+        if wanted == "bf16" and not info[2]:
+            raise ValueError(f"KIT_PRECISION=bf16, but {info[0]} has no bf16")
+        return wanted
     return "bf16" if info[2] else "fp16"
 
 
@@ -84,3 +95,19 @@ def seed_everything(seed: int = 42, threads: int | None = None) -> None:
     torch.manual_seed(seed)
     if threads:
         torch.set_num_threads(threads)
+
+
+def free_memory() -> float:
+    """Give the memory of models the caller has let go of (``del model``) back to the GPU, and
+    return the GiB still allocated (0.0 without a GPU). A lesson that loads a second model
+    calls this first: on a 15 GB card two 4-bit 8B models with their training state do not fit.
+    """
+    import gc
+
+    gc.collect()
+    if not cuda_available():
+        return 0.0
+    import torch
+
+    torch.cuda.empty_cache()
+    return round(torch.cuda.memory_allocated() / 2**30, 2)

@@ -19,6 +19,7 @@ them). A new engine (vLLM for inference, say) is one subclass and one :func:`reg
 from __future__ import annotations
 
 import importlib.util
+import contextlib
 import os
 import sys
 from typing import Sequence
@@ -30,7 +31,7 @@ SEVEN_PROJECTIONS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_pr
 #: The seed recipe's LoRA targets: the seven projections and the output head.
 SEED_TARGETS = SEVEN_PROJECTIONS + ("lm_head",)
 
-__all__ = ["Engine", "HFEngine", "UnslothEngine", "ENGINES", "register_engine", "engine_name", "get_engine",
+__all__ = ["Engine", "eval_mode", "keep_4bit_trainable_on_cpu", "HFEngine", "UnslothEngine", "ENGINES", "register_engine", "engine_name", "get_engine",
            "SEVEN_PROJECTIONS", "SEED_TARGETS"]
 
 
@@ -77,6 +78,39 @@ def _remote_code_kwargs(cfg: LLMConfig) -> dict:
     return kw
 
 
+@contextlib.contextmanager
+def eval_mode(model):
+    """The model in eval mode inside the block (dropout off: LoRA's dropout stays active in
+    train mode, where ``Trainer`` leaves a model, and would make predictions random), restored
+    after."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(was_training)
+
+
+def keep_4bit_trainable_on_cpu(model) -> int:
+    """Stop bitsandbytes from repacking 4-bit weights for its CPU inference kernel; returns how
+    many layers it applies to.
+
+    bitsandbytes 0.50 repacks a ``Linear4bit`` weight for its AVX512-BF16 CPU kernel the first
+    time the layer runs in eval mode without gradients (a prediction, a generation), and keeps
+    that layout: every later call, training included, then goes through ``gemv_4bit``, which has
+    no backward. Gradients through the frozen base weights are silently dropped (torch warns of
+    "silently incorrect behavior"; measured here: after one eval forward of the tiny model some
+    LoRA gradients were exactly zero). Lessons predict before they train (06, 07), so on a CPU
+    the kit keeps the layout training uses; the GPU path never repacks.
+    """
+    n = 0
+    for module in model.modules():
+        if hasattr(module, "support_avx512bf16_for_cpu"):
+            module.support_avx512bf16_for_cpu = False
+            n += 1
+    return n
+
+
 class HFEngine(Engine):
     """transformers + peft (+ bitsandbytes for QLoRA): runs everywhere."""
 
@@ -111,6 +145,8 @@ class HFEngine(Engine):
                 load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
                 bnb_4bit_compute_dtype=dtype)
         model = AutoModelForCausalLM.from_pretrained(cfg.model_name, **kwargs)
+        if cfg.method == "qlora" and not torch.cuda.is_available():
+            keep_4bit_trainable_on_cpu(model)
         return model, self.load_tokenizer(cfg.model_name, cfg)
 
     def add_adapters(self, model, cfg: LLMConfig):
@@ -143,7 +179,7 @@ class HFEngine(Engine):
         batches = token_budget_batches(lengths, max_tokens, max_batch)
         out: list = [None] * len(prompts)
         device = next(model.parameters()).device
-        with torch.inference_mode():
+        with torch.inference_mode(), eval_mode(model):
             for batch in tqdm(batches, desc="scoring", disable=not progress or len(batches) < 2):
                 input_ids, mask = encode_left_padded(tokenizer, [prompts[i] for i in batch], device)
                 logits = model(input_ids=input_ids, attention_mask=mask, logits_to_keep=1).logits[:, -1, :]
@@ -164,7 +200,7 @@ class HFEngine(Engine):
         out: list[str] = [""] * len(prompts)
         device = next(model.parameters()).device
         pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-        with torch.inference_mode():
+        with torch.inference_mode(), eval_mode(model):
             for batch in tqdm(batches, desc="generating", disable=not progress or len(batches) < 2):
                 input_ids, mask = encode_left_padded(tokenizer, [prompts[i] for i in batch], device)
                 new = model.generate(input_ids=input_ids, attention_mask=mask, pad_token_id=pad,

@@ -313,16 +313,19 @@ def train(cfg: LLMConfig, records: Sequence, *, resume: bool = True, force_resum
         model, tokenizer = engine.load(cfg)
         model = engine.add_adapters(model, cfg)
     examples = sft_examples(records, tokenizer, cfg)
-    sampler, plan = _batching_plan(cfg, examples, engine, "max_steps" in arg_overrides)
-    for key, value in plan.items():
-        arg_overrides.setdefault(key, value)
-    trainer = _kit_trainer_class()(
-        model=model, args=training_arguments(cfg, **arg_overrides), train_dataset=examples,
-        data_collator=AnswerOnlyCollator(tokenizer.pad_token_id, engine.pad_multiple, cfg.max_length),
-        callbacks=list(callbacks),
-    )
-    if sampler:
-        trainer.budget_sampler = sampler
+
+    def build(run_cfg: LLMConfig):
+        sampler, plan = _batching_plan(run_cfg, examples, engine, "max_steps" in arg_overrides)
+        trainer = _kit_trainer_class()(
+            model=model, args=training_arguments(cfg, **{**plan, **arg_overrides}), train_dataset=examples,
+            data_collator=AnswerOnlyCollator(tokenizer.pad_token_id, engine.pad_multiple, cfg.max_length),
+            callbacks=list(callbacks),
+        )
+        if sampler:
+            trainer.budget_sampler = sampler
+        return trainer, sampler
+
+    trainer, sampler = build(cfg)
     if checkpoint:
         print(msg(f"{checkpoint}에서 이어서 학습합니다", f"resuming from {checkpoint}"))
     if trainer.is_world_process_zero():
@@ -330,7 +333,20 @@ def train(cfg: LLMConfig, records: Sequence, *, resume: bool = True, force_resum
 
         write_text(json.dumps(fingerprint, ensure_ascii=False, indent=2) + "\n", Path(cfg.output_dir) / RUN_FILE)
     t0 = time.perf_counter()
-    trainer.train(resume_from_checkpoint=checkpoint)
+    while True:
+        try:
+            trainer.train(resume_from_checkpoint=checkpoint)
+            break
+        except Exception as err:
+            if not _out_of_memory(err):
+                raise
+            smaller = _smaller_budget(trainer, sampler, cfg, err)
+            del trainer
+            model.zero_grad(set_to_none=True)
+            from ..core.hardware import free_memory
+
+            free_memory()
+            trainer, sampler = build(replace(cfg, max_tokens_per_batch=smaller))
     seconds = time.perf_counter() - t0
     history = list(trainer.state.log_history)
     if not any("loss" in r for r in history):
@@ -342,6 +358,42 @@ def train(cfg: LLMConfig, records: Sequence, *, resume: bool = True, force_resum
     if trainer.is_world_process_zero():
         save_adapter(trainer.model, tokenizer, cfg, final)
     return TrainResult(trainer.model, tokenizer, final, history, seconds, engine.name, len(examples))
+
+
+def _out_of_memory(err: BaseException) -> bool:
+    """Whether ``err`` is the accelerator running out of memory (torch's error, or the CUDA
+    message it sometimes arrives as)."""
+    try:
+        import torch
+
+        if isinstance(err, torch.OutOfMemoryError):
+            return True
+    except (ImportError, AttributeError):
+        pass
+    return "out of memory" in str(err).lower() and "cuda" in str(err).lower()
+
+
+def _smaller_budget(trainer, sampler, cfg: LLMConfig, err: BaseException) -> int:
+    """Half the token budget of a run that ran out of memory at its first batch (the sampler puts
+    the heaviest batch first, so nothing was learned yet), said out loud; otherwise a
+    :class:`KitError` that says what to lower (a later batch, or no budget to halve)."""
+    step = trainer.state.global_step
+    if sampler is None or step > 0 or sampler.max_tokens // 2 < cfg.max_length:
+        where = msg(f"{step}번째 최적화 단계 뒤", f"after {step} optimizer steps") if step else \
+            msg("첫 배치에서", "at the first batch")
+        raise KitError(msg(
+            f"GPU 메모리가 모자랍니다 ({where}). max_tokens_per_batch(지금 {cfg.max_tokens_per_batch})나 "
+            f"max_length({cfg.max_length})를 줄이거나, gradient_checkpointing을 켜고 다시 실행하세요"
+            " (체크포인트가 있으면 거기서 이어서 학습합니다)",
+            f"out of GPU memory ({where}). Lower max_tokens_per_batch (now {cfg.max_tokens_per_batch}) or "
+            f"max_length ({cfg.max_length}), or turn gradient_checkpointing on, and run again (it resumes from a "
+            "checkpoint if there is one)")) from err
+    smaller = sampler.max_tokens // 2
+    print(msg(f"알림: 토큰 예산 {sampler.max_tokens}으로는 GPU 메모리가 모자라 (첫 배치, 아직 학습 전) "
+              f"{smaller}로 줄여 다시 시작합니다",
+              f"notice: token budget {sampler.max_tokens} ran out of GPU memory at the first batch (nothing learned "
+              f"yet): restarting with {smaller}"))
+    return smaller
 
 
 def save_adapter(model, tokenizer, cfg: LLMConfig, path: str | Path) -> Path:

@@ -2,7 +2,7 @@
 registry that everything else asks.
 
     >>> names()
-    ('cci', 'dcs', 'sc', 'korquad')
+    ('cci', 'dcs', 'sc', 'korquad', 'kcqa')
     >>> get("cci").display_name
     '대화 맥락 추론'
 
@@ -68,9 +68,9 @@ def all_tasks() -> list[Task]:
 
 
 def _register_builtin() -> None:
-    from . import cci, dcs, korquad, sc
+    from . import cci, dcs, kcqa, korquad, sc
 
-    for module in (cci, dcs, sc, korquad):
+    for module in (cci, dcs, sc, korquad, kcqa):
         register(module.TASK)
 
 

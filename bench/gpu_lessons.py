@@ -1,0 +1,131 @@
+"""Run lessons in full mode on a GPU, as a user would, and record what happened.
+
+Each lesson's code cells run in order, as one Python process per lesson (the GPU image has no
+Jupyter kernel; the cells use nothing IPython-specific), with ``KIT_SMOKE=0`` so
+``runtime.setup`` picks full mode, and the models named by environment variables, as a user
+on an offline server would:
+
+- ``KIT_LLM_MODEL``: a local folder (here a random-weight checkpoint of a ladder model's exact
+  architecture, standing in for the hub model; ``bench/llm_speed.py prepare`` builds the
+  Llama-3-8B shape, the architecture of MLP-KTLim/llama-3-Korean-Bllossom-8B);
+- ``--gpu-gib 15`` sets ``KIT_GPU_GIB`` (the hardware choice then picks as on a Colab T4) and
+  caps this process's CUDA memory to that much (``torch.cuda.set_per_process_memory_fraction``
+  through a ``sitecustomize`` on ``PYTHONPATH``), so a run that does not fit a T4's memory fails
+  here; ``--fp16`` sets ``KIT_PRECISION=fp16`` (a T4 has no bf16). The speed is the H200's, not
+  a T4's.
+
+Without the NIKL files the lessons read the shipped samples (the small-data schedule applies).
+Random weights learn nothing useful: the run checks that every step of the full-mode path
+executes and fits, not the scores. Writes ``<out>/<lesson>.log`` and one JSON line per lesson
+to ``<out>/gpu_lessons.jsonl`` (exit status, seconds, peak memory, the cell that failed).
+
+    python bench/gpu_lessons.py --gpu-gib 15 --fp16 --out $OUT/lessons 04 05 07
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+_CAP = """
+import os
+try:
+    import torch
+    _gib = float(os.environ["KIT_BENCH_CAP_GIB"])
+    if torch.cuda.is_available():
+        torch.cuda.set_per_process_memory_fraction(_gib * 2**30 / torch.cuda.get_device_properties(0).total_memory)
+except Exception as err:  # the run reports it; it must not start uncapped silently
+    raise SystemExit(f"memory cap failed: {err}")
+"""
+
+_PEAK = """
+import atexit, json, os
+def _kit_bench_peak():
+    import torch
+    if torch.cuda.is_available():
+        with open(os.environ["KIT_BENCH_PEAK"], "w") as f:
+            json.dump({"peak_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2)}, f)
+atexit.register(_kit_bench_peak)
+"""
+
+
+def lesson_script(notebook: Path) -> str:
+    """The lesson's code cells as one script; each cell announces itself (``### cell N``) so the
+    log shows where a failure happened."""
+    nb = json.loads(notebook.read_text(encoding="utf-8"))
+    parts = [_PEAK]
+    for i, cell in enumerate(nb["cells"]):
+        if cell["cell_type"] != "code":
+            continue
+        src = "".join(cell["source"])
+        parts.append(f"print('### cell {i}', flush=True)\n{src}\n")
+    return "\n".join(parts)
+
+
+def run_lesson(notebook: Path, out: Path, env: dict, timeout: float) -> dict:
+    script = out / f"{notebook.stem}.py"
+    script.write_text(lesson_script(notebook), encoding="utf-8")
+    log_path = out / f"{notebook.stem}.log"
+    peak_path = out / f"{notebook.stem}.peak.json"
+    env = {**env, "KIT_BENCH_PEAK": str(peak_path)}
+    t0 = time.time()
+    with log_path.open("w", encoding="utf-8") as log:
+        try:
+            rc = subprocess.run([sys.executable, str(script)], cwd=ROOT / "notebooks", env=env, stdout=log,
+                                stderr=subprocess.STDOUT, timeout=timeout).returncode
+        except subprocess.TimeoutExpired:
+            rc = "timeout"
+    seconds = round(time.time() - t0, 1)
+    text = log_path.read_text(encoding="utf-8", errors="replace")
+    cells = [line for line in text.splitlines() if line.startswith("### cell ")]
+    peak = json.loads(peak_path.read_text()) if peak_path.is_file() else {}
+    return {"lesson": notebook.stem, "rc": rc, "seconds": seconds, "last_cell": cells[-1][4:] if cells else None,
+            **peak, "tail": text.splitlines()[-6:] if rc != 0 else []}
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("lessons", nargs="+", help="lesson numbers (04 05 …)")
+    p.add_argument("--out", required=True)
+    p.add_argument("--gpu-gib", type=float, default=None, help="choose and cap as a card of this memory")
+    p.add_argument("--fp16", action="store_true", help="KIT_PRECISION=fp16 (a T4 has no bf16)")
+    p.add_argument("--budget", type=float, default=540.0, help="seconds for all lessons together")
+    args = p.parse_args(argv)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "KIT_SMOKE": "0", "HF_HUB_OFFLINE": "1", "MPLBACKEND": "Agg", "PYTHONUNBUFFERED": "1",
+           "KIT_OUTPUTS": os.environ.get("KIT_OUTPUTS", tempfile.mkdtemp(prefix="kit-outputs-"))}
+    if args.gpu_gib:
+        site = Path(tempfile.mkdtemp(prefix="kit-cap-"))
+        (site / "sitecustomize.py").write_text(_CAP, encoding="utf-8")
+        env["PYTHONPATH"] = os.pathsep.join([str(site), env.get("PYTHONPATH", "")])
+        env["KIT_GPU_GIB"] = env["KIT_BENCH_CAP_GIB"] = str(args.gpu_gib)
+    if args.fp16:
+        env["KIT_PRECISION"] = "fp16"
+    deadline = time.time() + args.budget
+    ok = True
+    for number in args.lessons:
+        notebook = next((ROOT / "notebooks").glob(f"{number}_*.ipynb"))
+        left = deadline - time.time()
+        if left < 20:
+            row = {"lesson": notebook.stem, "rc": "not run (budget spent)"}
+        else:
+            row = run_lesson(notebook, out, env, left)
+        row.update(gpu_gib=args.gpu_gib, fp16=args.fp16, model=os.environ.get("KIT_LLM_MODEL"))
+        ok &= row["rc"] == 0
+        print(json.dumps(row, ensure_ascii=False), flush=True)
+        with (out / "gpu_lessons.jsonl").open("a", encoding="utf-8") as f:
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
