@@ -158,12 +158,28 @@ def plot_answer_positions(records: Sequence):
     return _bar(counts, "정답 위치 분포 (answer position)", "정답", CCI_LABELS)
 
 
+def _count_axis(ax) -> None:
+    """A histogram's count axis: labelled, whole numbers only (no 0.5-record ticks)."""
+    from matplotlib.ticker import MaxNLocator
+
+    ax.set_ylabel("건수 (count)")
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+
+
+def _bins(values: Sequence[float], bins: int):
+    """Whole-number data over a short range gets one bar per value (no bar straddling two);
+    anything else ``bins`` equal bins."""
+    if values and all(float(v).is_integer() for v in values) and max(values) - min(values) <= 40:
+        return [v - 0.5 for v in range(int(min(values)), int(max(values)) + 2)]
+    return bins
+
+
 def _hist(values: Sequence[float], title: str, xlabel: str, bins: int = 15):
     fig, ax = _figure(title)
-    ax.hist(values, bins=bins, color="#55A868", edgecolor="white")
+    ax.hist(values, bins=_bins(values, bins), color="#55A868", edgecolor="white")
     ax.axvline(sum(values) / max(len(values), 1), color="#C44E52", linestyle="--", label="평균 (mean)")
     ax.set_xlabel(xlabel)
-    ax.set_ylabel("건수 (count)")
+    _count_axis(ax)
     ax.legend()
     return fig
 
@@ -207,25 +223,38 @@ def plot_wordcloud(texts: Iterable[str], backend: str = "kiwi", seed: int = 42, 
     return fig
 
 
-def plot_length_distributions(records: Sequence, task: str):
-    """Side-by-side histograms of input and output lengths (characters) for ``dcs``/``sc``."""
+def plot_length_distributions(records: Sequence, task: str, tokenizer=None):
+    """Side-by-side histograms of input and output lengths for ``dcs``/``sc``: in characters,
+    or in tokens of ``tokenizer`` (the unit of a model's ``max_length``) when one is given.
+
+    >>> from helpers.data import load_dcs, sample_file
+    >>> fig = plot_length_distributions(load_dcs(sample_file("dcs", "train")), "dcs")
+    >>> [ax.get_ylabel() for ax in fig.axes]
+    ['건수 (count)', '건수 (count)']
+    """
     import matplotlib.pyplot as plt
 
     use_korean_font()
+
+    def size(text: str) -> int:
+        return len(tokenizer(text, add_special_tokens=False)["input_ids"]) if tokenizer is not None else len(text)
+
     if task == "dcs":
-        inputs = [sum(len(u.utterance) for u in r.conversation) for r in records]
+        inputs = [size("\n".join(u.utterance for u in r.conversation)) for r in records]
         in_label = "대화 길이 (input)"
     elif task == "sc":
-        inputs = [len(r.sentence1) + len(r.sentence3) for r in records]
+        inputs = [size(r.sentence1 + " " + r.sentence3) for r in records]
         in_label = "문장1+문장3 길이 (input)"
     else:
         raise ValueError("task must be 'dcs' or 'sc'")
-    outputs = [len(r.output) for r in records if r.output]
+    outputs = [size(r.output) for r in records if r.output]
+    unit = "토큰 수 (tokens)" if tokenizer is not None else "글자 수 (characters)"
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
     for ax, values, label, color in ((axes[0], inputs, in_label, "#4C72B0"), (axes[1], outputs, "정답 길이 (output)", "#DD8452")):
-        ax.hist(values, bins=12, color=color, edgecolor="white")
+        ax.hist(values, bins=_bins(values, 12), color=color, edgecolor="white")
         ax.set_title(label)
-        ax.set_xlabel("글자 수 (characters)")
+        ax.set_xlabel(unit)
+        _count_axis(ax)
     fig.suptitle(f"{task}: 입력·출력 길이 분포")
     fig.tight_layout()
     return fig

@@ -74,3 +74,18 @@ def test_without_java_okt_is_named_as_the_problem_and_kiwi_still_runs(monkeypatc
         eda.analyze("안녕하세요", "okt")
     table = eda.compare_analyzers(["오늘 날씨가 좋네요"])
     assert list(table.index) == ["kiwi"] and "no Java here" in capsys.readouterr().out
+
+
+def test_histograms_count_whole_records_and_lengths_can_be_tokens():
+    class Chars:  # a stand-in tokenizer: one token per two characters
+        def __call__(self, text, add_special_tokens=False):
+            return {"input_ids": list(range((len(text) + 1) // 2))}
+
+    records = load_dcs(sample_file("dcs", "train"))
+    chars = eda.plot_length_distributions(records, "dcs")
+    tokens = eda.plot_length_distributions(records, "dcs", tokenizer=Chars())
+    assert chars.axes[0].get_xlabel().startswith("글자") and tokens.axes[0].get_xlabel().startswith("토큰")
+    for fig in (chars, tokens, eda.plot_turn_counts(load_cci(sample_file("cci", "train")))):
+        for ax in fig.axes:
+            assert ax.get_ylabel() == "건수 (count)"
+            assert all(float(t).is_integer() for t in ax.get_yticks()), ax.get_yticks()

@@ -391,3 +391,22 @@ def test_running_out_of_memory_after_learning_started_says_what_to_lower(tiny_ll
                               max_length=256, epochs=1.0, gradient_accumulation_steps=1, min_optimizer_steps=0)
     with pytest.raises(KitError, match=r"out of GPU memory .after [1-9]\d* optimizer steps.*max_tokens_per_batch"):
         llm.train(cfg, synthetic.synthetic_cci(48, seed=0), resume=False)
+
+
+def test_checkpoints_also_come_by_the_clock(tiny_llm_dir, tmp_path):
+    """With save_steps beyond the run's length the only checkpoint is the final one; with
+    save_minutes one also comes before the end (a Colab disconnect then loses at most that much)."""
+    from helpers import llm, synthetic
+
+    def steps(out):
+        return sorted(int(p.name.split("-")[1]) for p in out.glob("checkpoint-*"))
+
+    records = synthetic.synthetic_cci(24, seed=0)
+    base = dict(model_name=str(tiny_llm_dir), epochs=1.0, save_steps=10**6, min_optimizer_steps=0)
+    off = llm.train(llm.LLMConfig.smoke(output_dir=str(tmp_path / "off"), save_minutes=0, **base), records,
+                    resume=False)
+    last = off.log_history[-1]["step"]
+    assert steps(tmp_path / "off") in ([], [last])
+    llm.train(llm.LLMConfig.smoke(output_dir=str(tmp_path / "clock"), save_minutes=1e-9, **base), records,
+              resume=False)
+    assert any(s < last for s in steps(tmp_path / "clock")), steps(tmp_path / "clock")

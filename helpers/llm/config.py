@@ -24,9 +24,8 @@ from .engines import SEED_TARGETS, SEVEN_PROJECTIONS
 SMOKE_SETTINGS = dict(learning_rate=1e-3, warmup_steps=5, weight_decay=0.0, lr_scheduler_type="constant_with_warmup",
                       epochs=3.0, per_device_batch_size=8, gradient_accumulation_steps=1, gradient_checkpointing=False,
                       max_length=512, save_steps=1000, logging_steps=10,
-                      # fixed batches: the learning thresholds of the smoke tests were set on them
-                      # (length-grouped batches moved near-ties in batched-vs-single checks)
-                      max_tokens_per_batch=None)
+                      # token budgets as on a GPU (the same code path; "auto" is 4096 tokens on a CPU)
+                      max_tokens_per_batch="auto")
 
 
 def _help(text: str) -> dict:
@@ -78,6 +77,9 @@ class LLMConfig:
     output_dir: str = field(default="outputs/llm/cci", metadata=_help("checkpoints and the final adapter"))
     save_steps: int = field(default=50, metadata=_help("checkpoint every N optimizer steps"))
     save_total_limit: int = field(default=2, metadata=_help("checkpoints kept"))
+    save_minutes: float = field(default=10.0, metadata=_help(
+        "also checkpoint when this many minutes passed since the last one (0: off), so a Colab "
+        "disconnect loses at most that much whatever save_steps is"))
     logging_steps: int = field(default=10, metadata=_help("log the loss every N optimizer steps"))
     trust_remote_code: bool = field(default=False, metadata=_help("run the model repository's code (only with --revision)"))
     revision: Optional[str] = field(default=None, metadata=_help("hub revision (commit) to load; required with "

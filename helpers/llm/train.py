@@ -129,6 +129,28 @@ def auto_token_budget(cfg: LLMConfig, engine: str, gpu_gib: float | None = None,
     return batch * cfg.max_length
 
 
+def _timed_checkpoints(minutes: float):
+    """A Trainer callback that asks for a checkpoint once ``minutes`` have passed since the last
+    one (or the start): on a small set ``save_steps`` may never come before the end, and a Colab
+    runtime can disconnect any time."""
+    from transformers import TrainerCallback
+
+    class TimedCheckpoints(TrainerCallback):
+        def __init__(self):
+            self.last = time.monotonic()
+
+        def on_step_end(self, args, state, control, **kwargs):
+            if time.monotonic() - self.last >= minutes * 60:
+                control.should_save = True
+            return control
+
+        def on_save(self, args, state, control, **kwargs):
+            self.last = time.monotonic()
+            return control
+
+    return TimedCheckpoints()
+
+
 def _kit_trainer_class():
     from transformers import Trainer
 
@@ -319,7 +341,7 @@ def train(cfg: LLMConfig, records: Sequence, *, resume: bool = True, force_resum
         trainer = _kit_trainer_class()(
             model=model, args=training_arguments(cfg, **{**plan, **arg_overrides}), train_dataset=examples,
             data_collator=AnswerOnlyCollator(tokenizer.pad_token_id, engine.pad_multiple, cfg.max_length),
-            callbacks=list(callbacks),
+            callbacks=list(callbacks) + ([_timed_checkpoints(cfg.save_minutes)] if cfg.save_minutes > 0 else []),
         )
         if sampler:
             trainer.budget_sampler = sampler
