@@ -383,4 +383,6 @@ def test_tiny_model_learns_the_synthetic_task(seed, tiny_llm_dir, tmp_path):
 #: model had not yet told the three types apart (선다형 15-50 %); length-grouped batches, which
 #: hold one question type each since the types differ in length, gave 70-100 % 단답형 exact
 #: match over seeds at 160 steps; mixed batches 100 % on seeds 0, 1 and 2.
-SMOKE_SCHEDULE = {"epochs": 4.0, "learning_rate": 2e-3, "max_tokens_per_batch": None}
+from helpers.lessons import SMOKE_PRESETS  # noqa: E402  (the lesson's settings, one place)
+
+SMOKE_SCHEDULE = SMOKE_PRESETS["kcqa"]
