@@ -83,6 +83,39 @@ def _same_int(answer, expected: int) -> tuple[bool, str | None]:
 # ----------------------------------------------------------------------------- 00 setup
 
 
+def _fraction(answer, expected: float, function: str, hint: str) -> tuple[bool, str | None]:
+    """A 0–1 answer within 1e-3 of ``expected``; the same value as a percentage gets a hint
+    about the scale of ``function``."""
+    if _close(answer, expected, 1e-3):
+        return True, None
+    if _close(answer, expected * 100, 0.1):
+        return False, f"0과 1 사이의 값으로 답하세요 (`{function}`와 같은 척도)."
+    return False, hint
+
+
+def _07_1(answer):
+    from .preference import dpo_loss
+
+    import torch
+
+    t = torch.tensor
+    expected = float(dpo_loss(t([-1.2]), t([-0.8]), t([-1.5]), t([-1.0]), beta=0.5)[0])
+    if _close(answer, expected, 1e-3):
+        return True, None
+    return False, "보상 차이는 (−1.2 + 1.5) − (−0.8 + 1.0) = 0.1이고, 손실은 log(1 + e^(−0.5 × 0.1))입니다."
+
+
+def _07_2(answer):
+    from .preference import group_advantages
+
+    import torch
+
+    expected = float(group_advantages(torch.tensor([1.5, 0.5, 0.5, 0.5]), 4)[0])
+    if _close(answer, expected, 1e-2):
+        return True, None
+    return False, "평균은 0.75, 불편 표준편차는 0.5입니다: (1.5 − 0.75) / 0.5."
+
+
 def _00_1(answer):
     import copy
 
@@ -283,12 +316,8 @@ PAIRS_03B_2 = [("KTX-이음", "ktx이음"), ("1948 년", "1948년"), ("《토지
 def _03b_1(answer):
     from . import korquad
 
-    expected = korquad.f1_score("세종대왕", "세종대왕은")
-    if _close(answer, expected, 1e-3):
-        return True, None
-    if _close(answer, expected * 100, 0.1):
-        return False, "0과 1 사이의 값으로 답하세요 (`korquad.f1_score`와 같은 척도)."
-    return False, "정밀도 = 겹친 글자 / 예측 글자, 재현율 = 겹친 글자 / 정답 글자, F1 = 2PR/(P+R)."
+    return _fraction(answer, korquad.f1_score("세종대왕", "세종대왕은"), "korquad.f1_score",
+                     "정밀도 = 겹친 글자 / 예측 글자, 재현율 = 겹친 글자 / 정답 글자, F1 = 2PR/(P+R).")
 
 
 def _03b_2(answer):
@@ -403,12 +432,8 @@ PRED_06, REF_06 = "두 사람은 주말 계획을 이야기했다.", "두 화자
 def _06_1(answer):
     from . import metrics
 
-    expected = metrics.rouge1_f(PRED_06, REF_06)
-    if _close(answer, expected, 1e-3):
-        return True, None
-    if _close(answer, expected * 100, 0.1):
-        return False, "0과 1 사이의 값으로 답하세요 (`metrics.rouge1_f`와 같은 척도)."
-    return False, "`metrics.rouge1_tokens`로 두 문장의 형태소를 보고, 겹친 개수로 P, R, F를 계산하세요."
+    return _fraction(answer, metrics.rouge1_f(PRED_06, REF_06), "metrics.rouge1_f",
+                     "`metrics.rouge1_tokens`로 두 문장의 형태소를 보고, 겹친 개수로 P, R, F를 계산하세요.")
 
 
 def _06_2(answer):
@@ -470,6 +495,10 @@ EXERCISES: dict[str, Exercise] = {e.id: e for e in (
         "형태소 9개와 11개, 겹친 형태소를 세어 보세요."),
     _ex("06-2", "공백 단위로 자르면", "실수 (0–1)", _06_2,
         "`metrics.rouge1_f(예측, 정답, tokenize=\"whitespace\")`"),
+    _ex("07-1", "DPO 손실 손으로 계산하기", "실수", _07_1,
+        "[(π_c − ref_c) − (π_r − ref_r)]를 먼저 구하고 −log σ(x) = log(1 + e^(−x))를 쓰세요."),
+    _ex("07-2", "그룹 이점", "실수", _07_2,
+        "평균을 빼고 불편 표준편차(n − 1로 나눈)로 나누세요."),
 )}
 
 

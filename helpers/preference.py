@@ -132,18 +132,12 @@ def load_policy(cfg: LLMConfig, adapter: str | Path | None = None):
         engine = get_engine(cfg.engine)
         model, tok = engine.load(cfg)
         return engine.add_adapters(model, cfg), tok
-    from peft import PeftModel, prepare_model_for_kbit_training
+    from peft import PeftModel
 
     cfg = _adapter_config(cfg, adapter)
     engine = get_engine(cfg.engine)
     model, _ = engine.load(cfg)
-    ckpt = {"use_reentrant": False}
-    if cfg.method == "qlora":
-        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=cfg.gradient_checkpointing,
-                                                gradient_checkpointing_kwargs=ckpt)
-    elif cfg.gradient_checkpointing:
-        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=ckpt)
-        model.enable_input_require_grads()
+    model = engine.prepare_for_training(model, cfg)
     model = PeftModel.from_pretrained(model, str(adapter), is_trainable=True)
     model.load_adapter(str(adapter), adapter_name=REF_ADAPTER, is_trainable=False)
     model.set_adapter("default")

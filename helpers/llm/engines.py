@@ -53,6 +53,10 @@ class Engine:
         """``(model, tokenizer)`` of ``cfg.model_name`` for ``cfg.method``, without adapters."""
         raise NotImplementedError
 
+    def prepare_for_training(self, model, cfg: LLMConfig):
+        """The loaded base ready for adapters (k-bit preparation, gradient checkpointing)."""
+        raise NotImplementedError
+
     def add_adapters(self, model, cfg: LLMConfig):
         raise NotImplementedError
 
@@ -149,20 +153,27 @@ class HFEngine(Engine):
             keep_4bit_trainable_on_cpu(model)
         return model, self.load_tokenizer(cfg.model_name, cfg)
 
-    def add_adapters(self, model, cfg: LLMConfig):
-        from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
+    def prepare_for_training(self, model, cfg: LLMConfig):
+        """The loaded base ready for adapters: k-bit preparation for QLoRA and gradient
+        checkpointing as ``cfg`` asks (also used before loading a saved adapter to train on)."""
+        from peft import prepare_model_for_kbit_training
 
         ckpt = {"use_reentrant": False}
-        if cfg.method == "full":
-            if cfg.gradient_checkpointing:
-                model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=ckpt)
-            return model
         if cfg.method == "qlora":
-            model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=cfg.gradient_checkpointing,
-                                                    gradient_checkpointing_kwargs=ckpt)
-        elif cfg.gradient_checkpointing:
+            return prepare_model_for_kbit_training(model, use_gradient_checkpointing=cfg.gradient_checkpointing,
+                                                   gradient_checkpointing_kwargs=ckpt)
+        if cfg.gradient_checkpointing:
             model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=ckpt)
-            model.enable_input_require_grads()
+            if cfg.method != "full":
+                model.enable_input_require_grads()
+        return model
+
+    def add_adapters(self, model, cfg: LLMConfig):
+        from peft import LoraConfig, get_peft_model
+
+        model = self.prepare_for_training(model, cfg)
+        if cfg.method == "full":
+            return model
         dropout, targets = cfg.lora_settings(self.name)
         lora = LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=dropout,
                           target_modules=list(targets), task_type="CAUSAL_LM")
