@@ -12,7 +12,7 @@ export MPLBACKEND ?= Agg
 export PYTHONUNBUFFERED := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup run test unit lessons colab clean
+.PHONY: setup run test unit lessons colab browser clean
 
 setup: $(STAMP)
 
@@ -42,6 +42,28 @@ lessons: setup
 ## Regenerate colab/ from notebooks/ after editing a lesson.
 colab: setup
 	$(PY) -m helpers.colab build
+
+## Every lesson in JupyterLab inside headless Chromium: errors, figures, screenshots (outputs/browser/).
+## LESSONS=00,01 picks lessons by name prefix. Installs Debian's chromium, its driver and a Hangul
+## font when missing (as root), and the `browser` extra (jupyterlab, selenium); not part of `make test`.
+BROWSER_DEBS  := chromium chromium-driver fonts-nanum
+BROWSER_STAMP := $(VENV)/.kit-browser-installed
+LESSONS ?=
+
+browser: $(BROWSER_STAMP)
+	@missing=$$(for p in $(BROWSER_DEBS); do \
+		[ "$$(dpkg-query -W -f='$${db:Status-Status}' $$p 2>/dev/null)" = installed ] || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "apt-get install" $$missing; export DEBIAN_FRONTEND=noninteractive; \
+		apt-get install -y -q --no-install-recommends $$missing \
+			|| { apt-get update -q && apt-get install -y -q --no-install-recommends $$missing; }; \
+	fi
+	$(PY) tests/browser_check.py $(if $(LESSONS),--lessons $(LESSONS))
+
+$(BROWSER_STAMP): $(STAMP) pyproject.toml constraints.txt
+	set -o pipefail; $(PY) -m pip install -q --disable-pip-version-check -c constraints.txt -e ".[$(EXTRAS),browser]" 2>&1 \
+		| { grep -v "^WARNING: Location 'file://" || true; }
+	@touch $@
 
 clean:
 	rm -rf outputs .pytest_cache

@@ -11,6 +11,8 @@ the unsloth engine's defaults, used by both paths).
     python bench/llm_speed.py prepare
     python bench/train_entry.py kit            # llm.train(LLMConfig(model_name=CKPT)) — the defaults
     python bench/train_entry.py unsloth-sorted
+    python bench/train_entry.py sft-trainer    # unsloth as its notebooks use it (trl SFTTrainer)
+    python bench/train_entry.py seed-recipe    # llm.train, hf engine, batch 1 x accumulation 64
     python bench/train_entry.py --cap-gib 15 --fp16 kit   # a T4's memory, standing in (not its speed)
 
 Each run appends one JSON line to ``$BENCH_OUT/train_entry.jsonl``: tokens/s of each window,
@@ -84,13 +86,13 @@ class Windows:
         return len(self.done) >= WINDOWS
 
 
-def run_kit(recs, tok) -> dict:
+def run_kit(recs, tok, **overrides) -> dict:
     from transformers import TrainerCallback
 
     from helpers import llm
 
     windows, seen = Windows(), {"tokens": 0}
-    cfg = llm.LLMConfig(model_name=str(CKPT), output_dir="/tmp/bench-kit", save_steps=10**6, epochs=50.0)
+    cfg = llm.LLMConfig(model_name=str(CKPT), output_dir="/tmp/bench-kit", save_steps=10**6, epochs=50.0, **overrides)
 
     class Count(TrainerCallback):
         def on_step_end(self, args, state, control, **kw):
@@ -112,18 +114,29 @@ def run_kit(recs, tok) -> dict:
     return {"engine": result.engine, "windows": windows.done, "budget": cfg.max_tokens_per_batch}
 
 
-def run_unsloth_sorted(recs, tok_unused) -> dict:
-    import torch
+def unsloth_model():
+    """The stand-in through unsloth, 4-bit + LoRA r 16 / alpha 32, dropout 0, the seven
+    projections, gradient checkpointing "unsloth" (its notebooks' settings; the kit's engine
+    defaults too)."""
     from unsloth import FastLanguageModel
 
     from helpers import llm
-    from helpers.batching import AnswerOnlyCollator
 
     model, tok = FastLanguageModel.from_pretrained(model_name=str(CKPT), max_seq_length=1024, dtype=None,
                                                    load_in_4bit=True, local_files_only=True)
     model = FastLanguageModel.get_peft_model(model, r=16, lora_alpha=32, lora_dropout=0,
                                              target_modules=list(llm.SEVEN_PROJECTIONS),
                                              use_gradient_checkpointing="unsloth", random_state=42)
+    return model, tok
+
+
+def run_unsloth_sorted(recs, tok_unused) -> dict:
+    import torch
+
+    from helpers import llm
+    from helpers.batching import AnswerOnlyCollator
+
+    model, tok = unsloth_model()
     cfg = llm.LLMConfig(model_name=str(CKPT))
     examples = llm.sft_examples(recs, tok, cfg)
     order = sorted(range(len(examples)), key=lambda i: len(examples[i]["input_ids"]))
@@ -144,15 +157,64 @@ def run_unsloth_sorted(recs, tok_unused) -> dict:
                 return {"engine": "unsloth (plain loop)", "windows": windows.done, "batch": 16}
 
 
+def run_seed_recipe(recs, tok_unused) -> dict:
+    """The seed recipe through the same entry point: ``llm.train`` on the hf engine with batch 1 ×
+    accumulation 64 (no token budget), the seed's dropout 0.01 and ``lm_head`` adapter."""
+    os.environ["KIT_ENGINE"] = "hf"
+    return run_kit(recs, tok_unused, engine="hf", max_tokens_per_batch=None)
+
+
+def run_sft_trainer(recs, tok_unused) -> dict:
+    """unsloth as its own Colab notebooks use it: ``FastLanguageModel`` 4-bit + LoRA (r 16,
+    alpha 32, dropout 0, the seven projections, gradient checkpointing "unsloth") trained by trl's
+    ``SFTTrainer`` with the notebooks' batch 2 × accumulation 4, AdamW 8-bit, linear schedule;
+    prompt/completion records with ``completion_only_loss`` (the loss on the answer only, as the
+    kit and the notebooks' ``train_on_responses_only`` do). Same records, same prompts."""
+    from datasets import Dataset
+    from transformers import TrainerCallback
+    from trl import SFTConfig, SFTTrainer
+
+    from helpers import llm
+    from helpers.llm.train import prompt_and_answer
+
+    model, tok = unsloth_model()
+    cfg = llm.LLMConfig(model_name=str(CKPT))
+    pairs = [prompt_and_answer(r, tok, cfg.prompt_style) for r in recs]
+    data = Dataset.from_list([{"prompt": p, "completion": a} for p, a in pairs])
+    windows, seen = Windows(), {"tokens": 0}
+
+    class Count(TrainerCallback):
+        def on_step_end(self, args, state, control, **kw):
+            if windows.step(seen.pop("tokens", 0)):
+                control.should_training_stop = True
+            seen["tokens"] = 0
+
+    args = SFTConfig(output_dir="/tmp/bench-sft", per_device_train_batch_size=2, gradient_accumulation_steps=4,
+                     learning_rate=2e-4, warmup_steps=5, num_train_epochs=50, optim="adamw_8bit", weight_decay=0.01,
+                     lr_scheduler_type="linear", logging_steps=10**6, save_strategy="no", report_to="none",
+                     max_length=1024, packing=False, completion_only_loss=True, seed=3407)
+    trainer = SFTTrainer(model=model, processing_class=tok, train_dataset=data, args=args, callbacks=[Count()])
+    collate = trainer.data_collator
+
+    def counting(features):
+        seen["tokens"] = seen.get("tokens", 0) + sum(len(f["input_ids"]) for f in features)
+        return collate(features)
+
+    trainer.data_collator = counting
+    trainer.train()
+    return {"engine": "unsloth + trl SFTTrainer (notebook settings)", "windows": windows.done, "batch": "2 x 4"}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("path", choices=["kit", "unsloth-sorted"])
+    parser.add_argument("path", choices=["kit", "unsloth-sorted", "sft-trainer", "seed-recipe"])
     parser.add_argument("--cap-gib", type=float, default=None, help="cap GPU memory (torch per-process fraction)")
     parser.add_argument("--fp16", action="store_true", help="fp16 instead of bf16 (a T4 has no bf16)")
+    parser.add_argument("--no-checkpointing", action="store_true", help="kit path: gradient checkpointing off")
     args = parser.parse_args()
     import torch
 
-    if args.path == "unsloth-sorted" or os.environ.get("KIT_ENGINE", "auto") != "hf":
+    if args.path in ("unsloth-sorted", "sft-trainer") or (args.path == "kit" and os.environ.get("KIT_ENGINE", "auto") != "hf"):
         import unsloth  # noqa: F401  (before transformers)
     if args.cap_gib:
         total = torch.cuda.get_device_properties(0).total_memory / 2**30
@@ -167,9 +229,12 @@ def main() -> int:
     lengths = [len(tok(p, add_special_tokens=False)["input_ids"])
                for p in __import__("helpers.inference", fromlist=["x"]).prompts_of(recs[:200], tok)]
     t0 = time.time()
-    res = (run_kit if args.path == "kit" else run_unsloth_sorted)(recs, tok)
+    runs = {"kit": run_kit, "unsloth-sorted": run_unsloth_sorted, "sft-trainer": run_sft_trainer,
+            "seed-recipe": run_seed_recipe}
+    res = (run_kit(recs, tok, gradient_checkpointing=False) if args.path == "kit" and args.no_checkpointing
+           else runs[args.path](recs, tok))
     w = res.pop("windows")
-    row = {"path": args.path, **res, "cap_gib": args.cap_gib, "fp16": args.fp16, "records": len(recs),
+    row = {"path": args.path + (" (no checkpointing)" if args.no_checkpointing else ""), **res, "cap_gib": args.cap_gib, "fp16": args.fp16, "records": len(recs),
            "mean_prompt_tokens": round(sum(lengths) / len(lengths)), "tokens_per_s": [round(x) for x in w],
            "mean": round(sum(w) / max(len(w), 1)), "spread_pct": round(100 * (max(w) - min(w)) / (sum(w) / len(w)), 1)
            if w else None, "peak_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2),

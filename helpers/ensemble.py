@@ -28,7 +28,7 @@ from .core.io import write_json
 from .core.messages import KitError, msg
 from .predictions import load_predictions
 
-__all__ = ["load_votes", "hard_vote", "soft_vote", "ensemble_files"]
+__all__ = ["load_votes", "hard_vote", "soft_vote", "ensemble_files", "vote_report", "plot_vote_report"]
 
 
 def load_votes(path: str | Path, task: str | None = "cci") -> tuple[dict[str, str], dict[str, dict[str, float]]]:
@@ -107,6 +107,73 @@ def ensemble_files(paths: Sequence[str | Path], vote: str = "hard", task: str | 
             rec["probs"] = {k: round(v, 6) for k, v in means[qid].items()}
         out.append(rec)
     return out
+
+
+def vote_report(paths: Sequence[str | Path], records: Sequence, task: str | None = "cci") -> dict:
+    """What a vote over prediction files does on records with answers: each member's accuracy
+    and their mean, the share of questions the members disagree on, the hard and soft votes'
+    accuracies, and the answers the hard vote changed against the first (best) member — fixed
+    (wrong → right) or broken (right → wrong). Accuracies in %, rounded to two decimals.
+
+    >>> import json, tempfile
+    >>> from types import SimpleNamespace as R
+    >>> recs = [R(id=q, output="inference_1") for q in ("a", "b", "c", "d")]
+    >>> rows = [["inference_1", "inference_2", "inference_1", "inference_1"],   # 75 %
+    ...         ["inference_2", "inference_1", "inference_1", "inference_1"],   # 75 %
+    ...         ["inference_1", "inference_1", "inference_3", "inference_2"]]   # 50 %
+    >>> tmp = tempfile.mkdtemp()
+    >>> paths = []
+    >>> for n, row in enumerate(rows):
+    ...     paths.append(f"{tmp}/m{n}.jsonl")
+    ...     with open(paths[-1], "w") as f:
+    ...         _ = f.write("\\n".join(json.dumps({"id": q, "output": o}) for q, o in zip("abcd", row)))
+    >>> rep = vote_report(paths, recs)
+    >>> rep["members"], rep["mean_member"], rep["disagreement"], rep["hard"], rep["fixed"], rep["broken"]
+    ([75.0, 75.0, 50.0], 66.67, 100.0, 100.0, 1, 0)
+    """
+    from .metrics import accuracy
+
+    gold = {r.id: r.output for r in records if r.output}
+    loaded = [load_votes(p, task) for p in paths]
+    votes = [v for v, _ in loaded]
+    ids = _same_ids(votes)
+    hard = {r["id"]: r["output"] for r in ensemble_files(paths, "hard", task)}
+    members = [accuracy(v, gold) for v in votes]
+    first = votes[0]
+    report = {
+        "members": members,
+        "mean_member": sum(members) / len(members),
+        "disagreement": 100 * sum(len({v[q] for v in votes}) > 1 for q in ids) / len(ids),
+        "hard": accuracy(hard, gold),
+        "changed": sum(hard[q] != first[q] for q in ids),
+        "fixed": sum(hard[q] != first[q] and hard[q] == gold.get(q) for q in ids),
+        "broken": sum(hard[q] != first[q] and first[q] == gold.get(q) for q in ids),
+    }
+    if all(p for _, p in loaded):
+        report["soft"] = accuracy({r["id"]: r["output"] for r in ensemble_files(paths, "soft", task)}, gold)
+    return {k: [round(x, 2) for x in v] if isinstance(v, list) else round(v, 2) if isinstance(v, float) else v
+            for k, v in report.items()}
+
+
+def plot_vote_report(report: dict, names: Sequence[str] | None = None):
+    """Bars of each member's accuracy and of the votes, with the members' mean as a line."""
+    import matplotlib.pyplot as plt
+
+    names = list(names or [f"모델 {i + 1}" for i in range(len(report["members"]))])
+    labels = names + ["하드 보팅"] + (["소프트 보팅"] if "soft" in report else [])
+    values = list(report["members"]) + [report["hard"]] + ([report["soft"]] if "soft" in report else [])
+    colors = ["#9db4d3"] * len(names) + ["#2f5d8a"] * (len(labels) - len(names))
+    fig, ax = plt.subplots(figsize=(1.3 * len(labels) + 2, 3.6))
+    bars = ax.bar(labels, values, color=colors)
+    ax.bar_label(bars, fmt="%.1f")
+    ax.axhline(report["mean_member"], color="#c0504d", linestyle="--", label=f"모델 평균 {report['mean_member']:.1f}")
+    ax.set_ylim(0, 105)
+    ax.set_ylabel("정확도 (%)")
+    ax.set_title(f"앙상블: 의견이 갈린 문제 {report['disagreement']:.0f}%, 바뀐 답 {report['changed']}개 "
+                 f"(고침 {report['fixed']}, 망침 {report['broken']})")
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    return fig
 
 
 def main(argv=None) -> int:

@@ -49,7 +49,8 @@ class GenerationConfig:
     top_p: float = 1.0
     repetition_penalty: float = 1.0
     batch_size: int = 16
-    max_tokens: int | None = None  # token budget per batch (prompt + new tokens); None: batch_size only
+    max_tokens: int | None = None  # token budget per batch (prompt + new tokens); None: what the GPU's free memory holds
+    # (helpers.llm.engines.generation_token_budget; on a CPU batch_size only)
 
     @classmethod
     def for_task(cls, task: str, **overrides) -> "GenerationConfig":

@@ -33,6 +33,7 @@ __all__ = [
     "QAConfig",
     "bert_small_config",
     "tiny_bert_config",
+    "qa_model",
     "build_features",
     "postprocess",
     "normalize_answer",
@@ -92,6 +93,22 @@ def bert_small_config(vocab_size: int, **overrides):
     settings = dict(hidden_size=256, num_hidden_layers=12, num_attention_heads=8, intermediate_size=1024,
                     max_position_embeddings=512, type_vocab_size=2)
     return BertConfig(vocab_size=vocab_size, **{**settings, **overrides})
+
+
+def qa_model(name_or_path):
+    """An extractive-QA BERT from a hub id or a folder — a fine-tuned QA model, or a pretrained
+    one (lesson 03a's ``BertForPreTraining``), whose span head then starts random. transformers'
+    notices about the head it initialises and the pretraining heads it drops are expected here,
+    so they are not printed."""
+    from transformers import AutoModelForQuestionAnswering
+    from transformers.utils import logging as hf_logging
+
+    before = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    try:
+        return AutoModelForQuestionAnswering.from_pretrained(str(name_or_path))
+    finally:
+        hf_logging.set_verbosity(before)
 
 
 def tiny_bert_config(vocab_size: int, **overrides):

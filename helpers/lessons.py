@@ -21,7 +21,8 @@ from .core.messages import msg
 from .core.paths import outputs_dir
 from .llm.config import SMOKE_SETTINGS, LLMConfig
 
-__all__ = ["preset", "hardware_choice", "records", "cci_records", "ensure_trained", "FULL_PRESETS", "SMOKE_PRESETS"]
+__all__ = ["preset", "hardware_choice", "records", "cci_records", "ensure_trained", "ensemble_members", "FULL_PRESETS",
+           "SMOKE_PRESETS", "LESSON_SYNTHETIC"]
 
 #: Full-mode settings per task beyond :class:`LLMConfig`'s defaults (the seed recipes).
 FULL_PRESETS: dict[str, dict] = {
@@ -32,6 +33,10 @@ FULL_PRESETS: dict[str, dict] = {
 }
 #: Smoke-mode settings per task beyond :data:`SMOKE_SETTINGS`.
 SMOKE_PRESETS: dict[str, dict] = {
+    # 대화 맥락 추론 (the lessons' "balanced" records): 4 epochs leave the rule learned in part,
+    # each seed with its own gaps (seeds 43-45: 65, 83 and 87 %), so lesson 05's vote has
+    # something to fix (tests/test_ensemble.py).
+    "cci": {"epochs": 4.0},
     "dcs": {"epochs": 4.0},  # two tasks in one adapter: a few more steps
     "sc": {"epochs": 4.0},
     # 한국문화 질의응답: three question types in one adapter take more steps (160 at lr 2e-3), and
@@ -40,6 +45,13 @@ SMOKE_PRESETS: dict[str, dict] = {
     # seeds (mixed batches: 100 % on seeds 0-2; tests/test_kcqa.py). Full mode keeps the budget.
     "kcqa": {"epochs": 4.0, "learning_rate": 2e-3, "max_tokens_per_batch": None},
 }
+
+
+#: How the lessons' synthetic records differ from the tests' (smoke mode): 대화 맥락 추론's
+#: answers stand where a rule over two prompt features puts them, not in one slot per category,
+#: so the tiny model reaches 60-95 % in the lessons' training, not 100 %, and an ensemble has
+#: something to fix (:func:`helpers.tasks.cci.synthetic_cci`).
+LESSON_SYNTHETIC: dict[str, dict] = {"cci": {"positions": "balanced"}}
 
 
 def preset(task: str, rt=None, **overrides) -> LLMConfig:
@@ -61,6 +73,25 @@ def preset(task: str, rt=None, **overrides) -> LLMConfig:
     settings = {**FULL_PRESETS.get(name, {}), **base, **overrides}
     verbose = settings.pop("verbose", True)
     return LLMConfig(**{**hardware_choice(settings, verbose=verbose), **settings})
+
+
+def ensemble_members(task: str, rt=None, n: int = 3, **overrides) -> list[LLMConfig]:
+    """The settings of ``n`` ensemble members: the task's :func:`preset` (lesson 04's setup) with
+    the seeds after the run's seed, each in its own folder (``outputs/llm/<task>-seed<seed>``).
+    Train them with :func:`ensure_trained`.
+
+    Lesson 04's own model (the run's seed) is not among them: in smoke mode it happens to learn
+    the lessons' rule almost whole (97 %), and members that all still make mistakes show what a
+    vote does.
+
+    >>> [(c.seed, c.output_dir.rsplit("/", 1)[-1]) for c in ensemble_members("cci", smoke=False, verbose=False)]
+    [(43, 'cci-seed43'), (44, 'cci-seed44'), (45, 'cci-seed45')]
+    """
+    first = preset(task, rt, **overrides)
+    name = tasks.get(task).name
+    return [preset(task, rt, **{**overrides, "seed": first.seed + k,
+                                "output_dir": str(outputs_dir("llm", f"{name}-seed{first.seed + k}"))})
+            for k in range(1, n + 1)]
 
 
 def hardware_choice(settings: dict, *, verbose: bool = True) -> dict:
@@ -104,7 +135,8 @@ def records(task: str, rt=None, *, n_train: int = 320, n_dev: int = 60) -> tuple
     smoke = rt.smoke if rt is not None else is_smoke()
     seed = rt.seed if rt is not None else 42
     if smoke:
-        return t.synthetic(n_train, seed=seed), t.synthetic(n_dev, seed=seed + 1, split="dev")
+        extra = LESSON_SYNTHETIC.get(t.name, {})
+        return t.synthetic(n_train, seed=seed, **extra), t.synthetic(n_dev, seed=seed + 1, split="dev", **extra)
     from .refine import refined_file
 
     if t.name in ("cci", "dcs"):

@@ -20,7 +20,8 @@ import re
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
-__all__ = ["PretrainConfig", "documents_from_texts", "shipped_documents", "sop_examples", "NgramMaskingCollator", "pretrain"]
+__all__ = ["PretrainConfig", "documents_from_texts", "shipped_documents", "sop_examples", "NgramMaskingCollator", "pretrain",
+           "lesson_settings", "ensure_pretrained"]
 
 _SENT = re.compile(r"(?<=[.!?])\s+")
 
@@ -183,3 +184,45 @@ def pretrain(model, tok, examples: list[dict], cfg: PretrainConfig, output_dir) 
     model.save_pretrained(output_dir)
     tok.save_pretrained(output_dir)
     return [log for log in trainer.state.log_history if "loss" in log]
+
+
+def lesson_settings(smoke: bool) -> dict:
+    """Lesson 03a's pretraining sizes: the BERT's layers (None: BERT-small's own), sequence
+    length, documents used (None: all), learning rate and steps.
+
+    >>> lesson_settings(True)["max_steps"], lesson_settings(False)["max_seq_length"]
+    (60, 512)
+    """
+    if smoke:
+        return dict(num_hidden_layers=2, max_seq_length=64, documents=150, learning_rate=1e-3, max_steps=60)
+    return dict(num_hidden_layers=None, max_seq_length=512, documents=None, learning_rate=1e-4, max_steps=2000)
+
+
+def ensure_pretrained(tok, smoke: bool, seed: int = 42, output_dir=None):
+    """Lesson 03a's pretrained BERT (``outputs/korquad/bert-pretrained``), pretraining it first
+    with 03a's settings (:func:`lesson_settings`) when a fresh runtime does not have it — so
+    lesson 03b fine-tunes 03a's model even when opened on its own."""
+    from pathlib import Path
+
+    from .core.messages import msg
+    from .core.paths import outputs_dir
+
+    out = Path(output_dir) if output_dir else outputs_dir("korquad", "bert-pretrained")
+    if (out / "config.json").is_file():
+        return out
+    print(msg(f"{out}에 03a의 사전학습 모델이 없어 먼저 사전학습합니다", f"no pretrained model from lesson 03a at {out}: "
+              "pretraining it first"))
+    from transformers import BertForPreTraining
+
+    from . import korquad
+
+    s = lesson_settings(smoke)
+    layers = {"num_hidden_layers": s["num_hidden_layers"]} if s["num_hidden_layers"] else {}
+    config = korquad.tiny_bert_config(len(tok), **layers) if smoke else korquad.bert_small_config(len(tok))
+    docs = shipped_documents()
+    docs = docs[: s["documents"]] if s["documents"] else docs
+    examples = sop_examples(docs, tok, max_seq_length=s["max_seq_length"], seed=seed)
+    cfg = PretrainConfig(max_seq_length=s["max_seq_length"], batch_size=32, learning_rate=s["learning_rate"],
+                         max_steps=s["max_steps"], seed=seed)
+    pretrain(BertForPreTraining(config), tok, examples, cfg, out)
+    return out

@@ -143,7 +143,7 @@ class KitTokenizer:
     def tokenize_with_offsets(self, text: str) -> tuple[list[str], list[tuple[int, int]]]:
         """Tokens of ``text`` and each token's ``(start, end)`` in the original text."""
         seg = self.prepare(text)
-        enc = self.hf(seg.text, add_special_tokens=False, return_offsets_mapping=True)
+        enc = self.hf(seg.text, add_special_tokens=False, return_offsets_mapping=True, verbose=False)  # whole texts: no length notice
         tokens = self.hf.convert_ids_to_tokens(enc["input_ids"])
         return tokens, [seg.span_to_original(s, e) for s, e in enc["offset_mapping"]]
 

@@ -31,7 +31,7 @@ SEVEN_PROJECTIONS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_pr
 #: The seed recipe's LoRA targets: the seven projections and the output head.
 SEED_TARGETS = SEVEN_PROJECTIONS + ("lm_head",)
 
-__all__ = ["Engine", "eval_mode", "keep_4bit_trainable_on_cpu", "HFEngine", "UnslothEngine", "ENGINES", "register_engine", "engine_name", "get_engine",
+__all__ = ["Engine", "eval_mode", "kv_cache_token_budget", "generation_token_budget", "keep_4bit_trainable_on_cpu", "HFEngine", "UnslothEngine", "ENGINES", "register_engine", "engine_name", "get_engine",
            "SEVEN_PROJECTIONS", "SEED_TARGETS"]
 
 
@@ -113,6 +113,44 @@ def keep_4bit_trainable_on_cpu(model) -> int:
             module.support_avx512bf16_for_cpu = False
             n += 1
     return n
+
+
+def kv_cache_token_budget(config, free_gib: float, num_beams: int = 1, dtype_bytes: int = 2) -> int:
+    """Tokens (prompts plus new tokens, summed over a generation batch) whose key/value cache
+    fills half of ``free_gib`` — the other half stays for the prefill's activations and the
+    allocator. Beam search keeps ``num_beams`` copies of every sequence.
+
+    >>> llama3_8b = dict(num_hidden_layers=32, num_attention_heads=32, num_key_value_heads=8, hidden_size=4096)
+    >>> kv_cache_token_budget(llama3_8b, free_gib=4.0)   # 128 KiB a token in 16 bits
+    16384
+    >>> kv_cache_token_budget(llama3_8b, free_gib=4.0, num_beams=4)
+    4096
+    """
+    get = config.get if isinstance(config, dict) else lambda k, d=None: getattr(config, k, d)
+    heads = get("num_attention_heads")
+    head_dim = get("head_dim") or get("hidden_size") // heads
+    per_token = 2 * get("num_hidden_layers") * (get("num_key_value_heads") or heads) * head_dim * dtype_bytes
+    return max(1, int(0.5 * free_gib * 2**30 / (per_token * max(1, num_beams))))
+
+
+def generation_token_budget(model, num_beams: int = 1) -> int | None:
+    """The token budget of a generation batch on this GPU: the KV cache of
+    :func:`kv_cache_token_budget` in what is left of 85 % of the card (``KIT_GPU_GIB`` counts)
+    after the memory already allocated (the model, a reference adapter…). None on a CPU (the
+    batch size alone then limits a batch). Lesson 07's summaries of 512 new tokens, 16 at a
+    time, ran out of a 15 GiB cap with an 8B model without it."""
+    from ..core.hardware import gpu_info
+
+    info = gpu_info()
+    config = getattr(model, "config", None)
+    if info is None or config is None or not getattr(config, "num_hidden_layers", None):
+        return None
+    import torch
+
+    free = 0.85 * info[1] - torch.cuda.memory_allocated() / 2**30
+    free = min(free, torch.cuda.mem_get_info()[0] / 2**30)
+    return kv_cache_token_budget(config.get_text_config() if hasattr(config, "get_text_config") else config,
+                                 max(free, 0.25), num_beams)
 
 
 class HFEngine(Engine):
@@ -206,8 +244,8 @@ class HFEngine(Engine):
         from ..batching import encode_left_padded, token_budget_batches
 
         lengths = [len(tokenizer(p, add_special_tokens=False)["input_ids"]) for p in prompts]
-        batches = token_budget_batches([n + gen.max_new_tokens for n in lengths], gen.max_tokens or 10**12,
-                                       gen.batch_size)
+        budget = gen.max_tokens or generation_token_budget(model, gen.num_beams) or 10**12
+        batches = token_budget_batches([n + gen.max_new_tokens for n in lengths], budget, gen.batch_size)
         out: list[str] = [""] * len(prompts)
         device = next(model.parameters()).device
         pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
