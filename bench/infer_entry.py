@@ -91,17 +91,22 @@ def alternate(kit, plain, n_items: int) -> dict:
     return out
 
 
+def sorted_batches(tok, prompts: list[str], size: int, device):
+    """``(indices, left-padded encoding)`` of prompts sorted by length, ``size`` at a time."""
+    tok.padding_side = "left"
+    order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
+    for lo in range(0, len(order), size):
+        idx = order[lo: lo + size]
+        yield idx, tok([prompts[i] for i in idx], return_tensors="pt", padding=True, add_special_tokens=False).to(device)
+
+
 def plain_score(model, tok, prompts: list[str], letter_ids: list[int]) -> list[list[float]]:
     """A careful user's scoring loop: sorted by length, left-padded batches, last position only."""
     import torch
 
-    tok.padding_side = "left"
-    order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
     rows: list = [None] * len(prompts)
     with torch.inference_mode():
-        for lo in range(0, len(order), SCORE_BATCH):
-            idx = order[lo: lo + SCORE_BATCH]
-            enc = tok([prompts[i] for i in idx], return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
+        for idx, enc in sorted_batches(tok, prompts, SCORE_BATCH, model.device):
             logits = model(**enc, logits_to_keep=1).logits[:, -1, letter_ids].float()
             for i, p in zip(idx, logits.softmax(-1).tolist()):
                 rows[i] = p
@@ -112,13 +117,9 @@ def plain_generate(model, tok, prompts: list[str]) -> list[str]:
     """A careful user's generation loop: sorted by length, left-padded batches, greedy."""
     import torch
 
-    tok.padding_side = "left"
-    order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
     outs: list = [None] * len(prompts)
     with torch.inference_mode():
-        for lo in range(0, len(order), GEN_BATCH):
-            idx = order[lo: lo + GEN_BATCH]
-            enc = tok([prompts[i] for i in idx], return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
+        for idx, enc in sorted_batches(tok, prompts, GEN_BATCH, model.device):
             gen = model.generate(**enc, max_new_tokens=GEN_NEW, do_sample=False, num_beams=1,
                                  pad_token_id=tok.pad_token_id)
             for i, row in zip(idx, gen[:, enc["input_ids"].shape[1]:]):

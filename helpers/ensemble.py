@@ -134,6 +134,9 @@ def vote_report(paths: Sequence[str | Path], records: Sequence, task: str | None
     from .metrics import accuracy
 
     gold = {r.id: r.output for r in records if r.output}
+    if not gold:
+        raise KitError(msg("정답이 있는 레코드가 없습니다 (test 파일?): 투표 결과는 정답이 있는 dev 레코드로 봅니다",
+                           "none of the records carries an answer (a test file?): a vote report needs dev records"))
     loaded = [load_votes(p, task) for p in paths]
     votes = [v for v, _ in loaded]
     ids = _same_ids(votes)

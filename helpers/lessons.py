@@ -21,7 +21,8 @@ from .core.messages import msg
 from .core.paths import outputs_dir
 from .llm.config import SMOKE_SETTINGS, LLMConfig
 
-__all__ = ["preset", "hardware_choice", "records", "cci_records", "ensure_trained", "ensemble_members", "FULL_PRESETS",
+__all__ = ["preset", "hardware_choice", "records", "cci_records", "ensure_trained", "ensemble_members",
+           "member_predictions", "FULL_PRESETS",
            "SMOKE_PRESETS", "LESSON_SYNTHETIC"]
 
 #: Full-mode settings per task beyond :class:`LLMConfig`'s defaults (the seed recipes).
@@ -92,6 +93,31 @@ def ensemble_members(task: str, rt=None, n: int = 3, **overrides) -> list[LLMCon
     return [preset(task, rt, **{**overrides, "seed": first.seed + k,
                                 "output_dir": str(outputs_dir("llm", f"{name}-seed{first.seed + k}"))})
             for k in range(1, n + 1)]
+
+
+def member_predictions(members: Sequence[LLMConfig], train_records: Sequence, dev_records: Sequence,
+                       out_dir: str | Path) -> list[Path]:
+    """Dev prediction files ``<out_dir>/dev_seed<seed>.jsonl`` of ensemble ``members``, best
+    first (dev accuracy), ready for a vote. Each member is trained if its folder has no adapter
+    (:func:`ensure_trained`), then loaded, scored and let go before the next, so one GPU holds
+    one model at a time (two 4-bit 8B models with training leftovers do not fit a 15 GB T4)."""
+    from .core.hardware import free_memory
+    from .inference import predict_cci_file
+    from .llm.train import load_for_inference
+    from .metrics import accuracy_of
+
+    files = []
+    for member in members:
+        adapter = ensure_trained(member, train_records)
+        free_memory()
+        model, tok = load_for_inference(adapter)
+        path = Path(out_dir) / f"dev_seed{member.seed}.jsonl"
+        path.unlink(missing_ok=True)  # a fresh file: this member's answers only
+        predict_cci_file(model, tok, dev_records, path, style=member.prompt_style)
+        files.append(path)
+        del model, tok
+        free_memory()
+    return sorted(files, key=lambda f: -accuracy_of(f, dev_records))
 
 
 def hardware_choice(settings: dict, *, verbose: bool = True) -> dict:

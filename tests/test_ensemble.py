@@ -84,19 +84,24 @@ def test_lesson_ensemble_members_differ_and_the_vote_beats_their_mean(outputs, t
     and beats their mean."""
     from types import SimpleNamespace
 
-    from helpers import inference, lessons, llm, metrics
+    from helpers import lessons
 
     rt = SimpleNamespace(smoke=True, seed=42)
     train, dev = lessons.records("cci", rt)
-    members = lessons.ensemble_members("cci", rt)
-    files = []
-    for member in members:
-        model, tok = llm.load_for_inference(lessons.ensure_trained(member, train))
-        files.append(tmp_path / f"seed{member.seed}.jsonl")
-        inference.predict_cci_file(model, tok, dev, files[-1], style=member.prompt_style)
-    files.sort(key=lambda f: -metrics.accuracy_of(f, dev))
+    files = lessons.member_predictions(lessons.ensemble_members("cci", rt), train, dev, tmp_path)
     rep = ensemble.vote_report(files, dev)
     assert all(60 <= acc <= 95 for acc in rep["members"]), rep
     assert rep["disagreement"] >= 10, rep
     assert rep["hard"] > rep["mean_member"], rep
     assert rep["changed"] > 0, rep
+
+
+def test_vote_report_refuses_records_without_answers(tmp_path):
+    from types import SimpleNamespace as R
+
+    from helpers.core.messages import KitError
+
+    a = _write(tmp_path / "a.jsonl", [_p("q", "inference_1")])
+    b = _write(tmp_path / "b.jsonl", [_p("q", "inference_2")])
+    with pytest.raises(KitError, match="none of the records carries an answer"):
+        ensemble.vote_report([a, b], [R(id="q", output=None)])
