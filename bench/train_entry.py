@@ -14,6 +14,8 @@ the unsloth engine's defaults, used by both paths).
     python bench/train_entry.py sft-trainer    # unsloth as its notebooks use it (trl SFTTrainer)
     python bench/train_entry.py seed-recipe    # llm.train, hf engine, batch 1 x accumulation 64
     python bench/train_entry.py --cap-gib 15 --fp16 kit   # a T4's memory, standing in (not its speed)
+    python bench/train_entry.py kit --set gradient_checkpointing=true   # one named change undone
+    python bench/train_entry.py kit --set answer_only_head=false
 
 Each run appends one JSON line to ``$BENCH_OUT/train_entry.jsonl``: tokens/s of each window,
 their mean and spread, peak memory.
@@ -111,7 +113,10 @@ def run_kit(recs, tok, **overrides) -> dict:
 
     batching.AnswerOnlyCollator.__call__ = counting
     result = llm.train(cfg, recs, resume=False, callbacks=[Count()])
-    return {"engine": result.engine, "windows": windows.done, "budget": cfg.max_tokens_per_batch}
+    budget = cfg.max_tokens_per_batch
+    return {"engine": result.engine, "windows": windows.done,
+            "budget": llm.auto_token_budget(cfg, result.engine) if budget == "auto" else budget,
+            "checkpointing": llm.use_checkpointing(cfg, result.engine), "answer_only_head": cfg.answer_only_head}
 
 
 def unsloth_model():
@@ -210,7 +215,9 @@ def main() -> int:
     parser.add_argument("path", choices=["kit", "unsloth-sorted", "sft-trainer", "seed-recipe"])
     parser.add_argument("--cap-gib", type=float, default=None, help="cap GPU memory (torch per-process fraction)")
     parser.add_argument("--fp16", action="store_true", help="fp16 instead of bf16 (a T4 has no bf16)")
-    parser.add_argument("--no-checkpointing", action="store_true", help="kit path: gradient checkpointing off")
+    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                        help="kit path: an LLMConfig field other than its default (gradient_checkpointing=true, "
+                             "answer_only_head=false): one named change measured on its own")
     args = parser.parse_args()
     import torch
 
@@ -231,10 +238,14 @@ def main() -> int:
     t0 = time.time()
     runs = {"kit": run_kit, "unsloth-sorted": run_unsloth_sorted, "sft-trainer": run_sft_trainer,
             "seed-recipe": run_seed_recipe}
-    res = (run_kit(recs, tok, gradient_checkpointing=False) if args.path == "kit" and args.no_checkpointing
-           else runs[args.path](recs, tok))
+    overrides = dict(kv.split("=", 1) for kv in args.set)
+    if overrides and args.path != "kit":
+        parser.error("--set applies to the kit path only")
+    for key in [k for k, v in overrides.items() if v.lower() in ("true", "false")]:
+        overrides[key] = overrides[key].lower() == "true"
+    res = run_kit(recs, tok, **overrides) if overrides else runs[args.path](recs, tok)
     w = res.pop("windows")
-    row = {"path": args.path + (" (no checkpointing)" if args.no_checkpointing else ""), **res, "cap_gib": args.cap_gib, "fp16": args.fp16, "records": len(recs),
+    row = {"path": args.path + "".join(f" {k}={v}" for k, v in overrides.items()), **res, "cap_gib": args.cap_gib, "fp16": args.fp16, "records": len(recs),
            "mean_prompt_tokens": round(sum(lengths) / len(lengths)), "tokens_per_s": [round(x) for x in w],
            "mean": round(sum(w) / max(len(w), 1)), "spread_pct": round(100 * (max(w) - min(w)) / (sum(w) / len(w)), 1)
            if w else None, "peak_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2),

@@ -14,7 +14,8 @@ import random
 from dataclasses import dataclass
 from typing import Sequence
 
-__all__ = ["token_budget_batches", "TokenBudgetSampler", "AnswerOnlyCollator", "encode_left_padded"]
+__all__ = ["token_budget_batches", "TokenBudgetSampler", "AnswerOnlyCollator", "prompt_token_ids", "left_padded",
+           "encode_left_padded"]
 
 
 def token_budget_batches(lengths: Sequence[int], max_tokens: int, max_batch: int | None = None) -> list[list[int]]:
@@ -25,7 +26,7 @@ def token_budget_batches(lengths: Sequence[int], max_tokens: int, max_batch: int
     batches: list[list[int]] = []
     current: list[int] = []
     for i in order:
-        width = max([lengths[j] for j in current] + [lengths[i]])
+        width = lengths[i]  # ascending order: the newest row is the widest
         if current and (width * (len(current) + 1) > max_tokens or (max_batch and len(current) >= max_batch)):
             batches.append(current)
             current = []
@@ -99,14 +100,26 @@ class AnswerOnlyCollator:
         return {k: torch.tensor(v) for k, v in batch.items()}
 
 
+def prompt_token_ids(tokenizer, texts: Sequence[str]) -> list[list[int]]:
+    """Token ids of each text without added special tokens (the rendered prompt already has the
+    template's), in one batched tokenizer call."""
+    if not texts:
+        return []
+    return list(tokenizer(list(texts), add_special_tokens=False)["input_ids"])
+
+
+def left_padded(tokenizer, ids: Sequence[Sequence[int]], device):
+    """Left-padded ``(input_ids, attention_mask)`` tensors of already tokenized rows."""
+    import torch
+
+    width = max(len(x) for x in ids)
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    input_ids = torch.tensor([[pad] * (width - len(x)) + list(x) for x in ids], device=device)
+    mask = torch.tensor([[0] * (width - len(x)) + [1] * len(x) for x in ids], device=device)
+    return input_ids, mask
+
+
 def encode_left_padded(tokenizer, texts: Sequence[str], device):
     """Left-padded ``(input_ids, attention_mask)`` of ``texts``, tokenized without added special
     tokens (the rendered prompt already has the template's), as in training."""
-    import torch
-
-    ids = [tokenizer(t, add_special_tokens=False)["input_ids"] for t in texts]
-    width = max(len(x) for x in ids)
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    input_ids = torch.tensor([[pad] * (width - len(x)) + x for x in ids], device=device)
-    mask = torch.tensor([[0] * (width - len(x)) + [1] * len(x) for x in ids], device=device)
-    return input_ids, mask
+    return left_padded(tokenizer, prompt_token_ids(tokenizer, texts), device)

@@ -33,7 +33,7 @@ def test_seed_defaults():
     assert cfg.lora_settings("unsloth") == (0.0, llm.SEVEN_PROJECTIONS)   # the fast engine's defaults
     assert llm.LLMConfig(lora_dropout=0.05).lora_settings("unsloth")[0] == 0.05
     assert (cfg.learning_rate, cfg.lr_scheduler_type, cfg.warmup_steps, cfg.weight_decay) == (2e-4, "cosine", 20, 0.1)
-    assert (cfg.gradient_checkpointing, cfg.max_length, cfg.seed) == (True, 1024, 42)
+    assert (cfg.gradient_checkpointing, cfg.max_length, cfg.seed) == ("auto", 1024, 42)
     assert llm.LLMConfig.from_json(cfg.to_json()) == cfg
 
 
@@ -58,6 +58,41 @@ def test_loss_is_on_answer_tokens_only(tiny_llm_dir):
                                                        batch["input_ids"][:, 1:][batch["attention_mask"][:, 1:] == 1])
     assert out.loss.item() == pytest.approx(manual.item(), rel=1e-4)
     assert abs(out.loss.item() - everything.item()) > 1e-3
+
+
+def test_answer_only_head_gives_the_models_loss_and_gradients(tiny_llm_dir):
+    """The LM head applied at the answer positions only: the same loss and the same LoRA
+    gradients as the model's own forward, for LoRA with and without an lm_head adapter."""
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from helpers.llm.train import answer_only_head_supported, answer_only_loss
+
+    tok = AutoTokenizer.from_pretrained(tiny_llm_dir)
+    encs = [llm.encode_example(tok, "<|user|>\n" + "긴 질문 " * n + "</s>\n<|assistant|>\n", answer, 64)
+            for n, answer in ((9, "B"), (3, "정답은 C"), (6, "A"))]
+    batch = llm.AnswerOnlyCollator(tok.pad_token_id)(encs)
+    for targets in (["q_proj", "v_proj"], ["q_proj", "v_proj", "lm_head"]):
+        torch.manual_seed(0)
+        model = get_peft_model(AutoModelForCausalLM.from_pretrained(tiny_llm_dir),
+                               LoraConfig(r=4, lora_alpha=8, target_modules=targets, init_lora_weights=False))
+        assert answer_only_head_supported(model)
+        grads = []
+        for fast in (False, True):
+            model.zero_grad()
+            n_answer = (batch["labels"][:, 1:] != -100).sum()
+            loss = answer_only_loss(model, batch) / n_answer if fast else model(**batch).loss
+            loss.backward()
+            grads.append({n: p.grad.clone() for n, p in model.named_parameters() if p.requires_grad})
+            if fast:
+                assert loss.item() == pytest.approx(reference, rel=1e-5)
+            reference = loss.item()
+        assert grads[0].keys() == grads[1].keys() and any("lm_head" in n for n in grads[0]) == ("lm_head" in targets)
+        for name in grads[0]:
+            torch.testing.assert_close(grads[1][name], grads[0][name], rtol=1e-4, atol=1e-6)
+    gemma_like = AutoModelForCausalLM.from_pretrained(tiny_llm_dir)
+    gemma_like.config.final_logit_softcapping = 30.0  # a head whose logits are changed after the product
+    assert not answer_only_head_supported(gemma_like)
 
 
 def test_long_prompts_lose_their_beginning_not_the_answer(tiny_llm_dir):
@@ -179,13 +214,73 @@ def test_prediction_file_resumes_without_redoing(trained_cci, tmp_path):
     with pytest.raises(KitError, match="another model, prompt style or record set"):
         inference.predict_cci_file(model, tok, dev[:5], out)                    # other records: refused
 
+def test_prediction_file_takes_records_shortest_prompt_first(trained_cci, tmp_path):
+    """Chunks hold prompts of about one length (little padding in their batches); the returned
+    predictions stay in the records' order."""
+    model, tok, cfg, dev = trained_cci
+    out = tmp_path / "sorted.jsonl"
+    preds = inference.predict_cci_file(model, tok, dev, out, chunk=4, progress=False)
+    assert [p["id"] for p in preds] == [r.id for r in dev]
+    length = {r.id: len(p) for r, p in zip(dev, inference.cci_prompts(dev, tok))}
+    written = [json.loads(line)["id"] for line in out.read_text(encoding="utf-8").splitlines()[1:]]
+    assert sorted(written) == sorted(length) and [length[i] for i in written] == sorted(length.values())
+    assert [length[r.id] for r in dev] != sorted(length.values())  # the records were not in that order already
+
+
+def test_shard_by_shard_merge_equals_peft_merge(tiny_llm_dir, tmp_path):
+    """A base saved in several shards, a random LoRA adapter on the projections and lm_head:
+    merging shard by shard gives peft's merged weights, keeps the shard layout, and refuses
+    what it cannot merge without writing anything."""
+    from peft import LoraConfig, get_peft_model
+    from safetensors.torch import load_file
+    from transformers import AutoModelForCausalLM
+
+    base = AutoModelForCausalLM.from_pretrained(tiny_llm_dir, dtype=torch.bfloat16)
+    base.save_pretrained(tmp_path / "base", max_shard_size="300KB")
+    assert len(list((tmp_path / "base").glob("*.safetensors"))) > 2
+    torch.manual_seed(0)
+    lora = LoraConfig(r=4, lora_alpha=16, target_modules=["q_proj", "down_proj", "lm_head"], init_lora_weights=False)
+    peft_model = get_peft_model(AutoModelForCausalLM.from_pretrained(tmp_path / "base", dtype=torch.bfloat16), lora)
+    peft_model.save_pretrained(tmp_path / "adapter")
+    expected = peft_model.merge_and_unload().state_dict()
+    llm.merge_lora_shards(tmp_path / "adapter", str(tmp_path / "base"), tmp_path / "merged")
+    got = {}
+    for shard in sorted((tmp_path / "merged").glob("*.safetensors")):
+        got.update(load_file(str(shard)))
+    assert sorted(p.name for p in (tmp_path / "merged").glob("*.safetensors")) == \
+        sorted(p.name for p in (tmp_path / "base").glob("*.safetensors"))
+    assert got.keys() == expected.keys()
+    changed = [k for k in got if not torch.equal(got[k], base.state_dict()[k])]
+    assert "lm_head.weight" in changed and any("q_proj" in k for k in changed) and not any("v_proj" in k for k in changed)
+    for k in got:
+        torch.testing.assert_close(got[k].float(), expected[k].float(), rtol=0.02, atol=2e-3)
+    from safetensors.torch import save_file
+
+    tied = AutoModelForCausalLM.from_pretrained(tiny_llm_dir)  # a head tied to the embeddings has no lm_head weight
+    tied.config.tie_word_embeddings = True
+    tied.save_pretrained(tmp_path / "tied")
+    weights = load_file(str(tmp_path / "tied" / "model.safetensors"))
+    weights.pop("lm_head.weight", None)
+    save_file(weights, str(tmp_path / "tied" / "model.safetensors"), metadata={"format": "pt"})
+    with pytest.raises(KitError, match="lm_head"):
+        llm.merge_lora_shards(tmp_path / "adapter", str(tmp_path / "tied"), tmp_path / "nothing")
+    assert not (tmp_path / "nothing").exists()
+
+
 def test_merged_model_answers_like_the_adapter(trained_cci, tmp_path):
     model, tok, cfg, dev = trained_cci
-    merged_dir = llm.merge_adapter(os.path.join(cfg.output_dir, "final"), tmp_path / "merged")
+    merged_dir = llm.merge_adapter(os.path.join(cfg.output_dir, "final"), tmp_path / "merged")  # shards on a CPU
+    assert (merged_dir / "model.safetensors").is_file() and (merged_dir / "tokenizer_config.json").is_file()
+    with pytest.raises(KitError, match="overwrite an input"):
+        llm.merge_adapter(os.path.join(cfg.output_dir, "final"), os.path.join(cfg.output_dir, "final"))
     merged, mtok = llm.load_for_inference(merged_dir)
     a = [p["output"] for p in inference.predict_cci(model, tok, dev, progress=False)]
     b = [p["output"] for p in inference.predict_cci(merged, mtok, dev, progress=False)]
     assert sum(x == y for x, y in zip(a, b)) >= len(dev) - 1
+    peft_dir = llm.merge_adapter(os.path.join(cfg.output_dir, "final"), tmp_path / "merged-peft", how="cpu")
+    peft_merged, _ = llm.load_for_inference(peft_dir)
+    c = [p["output"] for p in inference.predict_cci(peft_merged, mtok, dev, progress=False)]
+    assert sum(x == y for x, y in zip(b, c)) >= len(dev) - 1  # shard by shard = peft's merge
 
 
 @pytest.mark.slow
@@ -234,13 +329,14 @@ def test_token_budget_training_groups_by_length_and_keeps_the_effective_batch(ti
                               min_optimizer_steps=0)
     model, tok = llm.load_model(cfg)
     model = llm.add_adapters(model, cfg)
-    original = model.forward
+    decoder = model.get_base_model().get_decoder()  # the answer-only head runs the decoder itself
+    original = decoder.forward
 
     def spy(*args, **kw):
         seen.append(tuple(kw["input_ids"].shape))
         return original(*args, **kw)
 
-    model.forward = spy
+    decoder.forward = spy
     result = llm.train(cfg, records, model=model, tokenizer=tok)
     assert sum(b for b, _ in seen) == len(records)               # every example once per epoch
     assert all(b * n <= 1024 or b == 1 for b, n in seen)          # padded tokens within the budget

@@ -3,11 +3,14 @@
 Defaults are the 2024 대화 맥락 추론 winner's: LoRA r 16, alpha 32, dropout 0.01 on the
 attention and MLP projections plus ``lm_head``; lr 2e-4, cosine schedule, 20 warm-up steps,
 weight decay 0.1, batch 1 × gradient accumulation 64, gradient checkpointing, max length
-1024, seed 42. The same fields are the command line's flags (``--lora-r 8``) and the keys of a
+1024, seed 42 — except that micro-batches are cut by a token budget (the same effective batch)
+and gradient checkpointing is "auto" (off where the activations fit: faster, the same result). The same fields are the command line's flags (``--lora-r 8``) and the keys of a
 JSON recipe (``python -m helpers.llm train recipe.json``).
 
     >>> LLMConfig(max_tokens_per_batch="4096").max_tokens_per_batch
     4096
+    >>> LLMConfig(gradient_checkpointing="false").gradient_checkpointing, LLMConfig().gradient_checkpointing
+    (False, 'auto')
 """
 
 from __future__ import annotations
@@ -64,8 +67,14 @@ class LLMConfig:
     epochs: float = field(default=4.0, metadata=_help("training epochs"))
     per_device_batch_size: int = field(default=1, metadata=_help("sequences per micro-batch (fixed batches)"))
     gradient_accumulation_steps: int = field(default=64, metadata=_help("micro-batches per optimizer step"))
-    gradient_checkpointing: bool = field(default=True, metadata=_help("recompute activations to save memory"))
+    # typed str for HfArgumentParser (one type per flag); True and False are accepted as well
+    gradient_checkpointing: str = field(default="auto", metadata=_help(
+        "recompute activations to save memory: true, false or 'auto' (off where the memory estimate says the "
+        "activations of the same micro-batch fit without it; always on for a 4-bit model on a small card)"))
     max_length: int = field(default=1024, metadata=_help("tokens per example (prompt + answer)"))
+    answer_only_head: bool = field(default=True, metadata=_help(
+        "apply the LM head only where an answer token is predicted (same loss, less compute; for the "
+        "architectures in helpers.llm.train.PLAIN_HEAD_MODELS, the model's own loss elsewhere)"))
     max_tokens_per_batch: Union[int, str, None] = field(
         default="auto", metadata=_help("padded tokens per length-grouped micro-batch: an integer, 'auto' (the most "
                                        "the memory estimate fits on this GPU; 4096 on a CPU) or None (fixed batches "
@@ -91,6 +100,14 @@ class LLMConfig:
             self.max_tokens_per_batch = int(budget)
         elif isinstance(budget, str) and budget.strip().lower() in ("none", ""):
             self.max_tokens_per_batch = None
+        ckpt = self.gradient_checkpointing
+        if isinstance(ckpt, str) and ckpt.strip().lower() != "auto":
+            word = ckpt.strip().lower()
+            if word not in ("true", "false", "1", "0", "yes", "no", "on", "off"):
+                raise ValueError(f"gradient_checkpointing must be true, false or 'auto', not {ckpt!r}")
+            self.gradient_checkpointing = word in ("true", "1", "yes", "on")
+        elif isinstance(ckpt, str):
+            self.gradient_checkpointing = "auto"
         if self.target_modules is not None:
             self.target_modules = list(self.target_modules)
 

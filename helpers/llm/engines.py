@@ -196,11 +196,12 @@ class HFEngine(Engine):
         checkpointing as ``cfg`` asks (also used before loading a saved adapter to train on)."""
         from peft import prepare_model_for_kbit_training
 
-        ckpt = {"use_reentrant": False}
+        # "auto" is decided by helpers.llm.train.with_checkpointing before this; left unresolved it means on
+        ckpt, on = {"use_reentrant": False}, cfg.gradient_checkpointing is not False
         if cfg.method == "qlora":
-            return prepare_model_for_kbit_training(model, use_gradient_checkpointing=cfg.gradient_checkpointing,
+            return prepare_model_for_kbit_training(model, use_gradient_checkpointing=on,
                                                    gradient_checkpointing_kwargs=ckpt)
-        if cfg.gradient_checkpointing:
+        if on:
             model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=ckpt)
             if cfg.method != "full":
                 model.enable_input_require_grads()
@@ -221,16 +222,16 @@ class HFEngine(Engine):
         import torch
         from tqdm.auto import tqdm
 
-        from ..batching import encode_left_padded, token_budget_batches
+        from ..batching import left_padded, prompt_token_ids, token_budget_batches
 
         letter_ids = letter_token_ids(tokenizer, letters)
-        lengths = [len(tokenizer(p, add_special_tokens=False)["input_ids"]) for p in prompts]
-        batches = token_budget_batches(lengths, max_tokens, max_batch)
+        ids = prompt_token_ids(tokenizer, prompts)  # once: for the batches and the tensors
+        batches = token_budget_batches([len(x) for x in ids], max_tokens, max_batch)
         out: list = [None] * len(prompts)
         device = next(model.parameters()).device
         with torch.inference_mode(), eval_mode(model):
             for batch in tqdm(batches, desc="scoring", disable=not progress or len(batches) < 2):
-                input_ids, mask = encode_left_padded(tokenizer, [prompts[i] for i in batch], device)
+                input_ids, mask = left_padded(tokenizer, [ids[i] for i in batch], device)
                 logits = model(input_ids=input_ids, attention_mask=mask, logits_to_keep=1).logits[:, -1, :]
                 probs = torch.softmax(logits[:, letter_ids].float(), dim=-1).cpu().tolist()
                 for i, p in zip(batch, probs):
@@ -241,17 +242,17 @@ class HFEngine(Engine):
         import torch
         from tqdm.auto import tqdm
 
-        from ..batching import encode_left_padded, token_budget_batches
+        from ..batching import left_padded, prompt_token_ids, token_budget_batches
 
-        lengths = [len(tokenizer(p, add_special_tokens=False)["input_ids"]) for p in prompts]
+        ids = prompt_token_ids(tokenizer, prompts)
         budget = gen.max_tokens or generation_token_budget(model, gen.num_beams) or 10**12
-        batches = token_budget_batches([n + gen.max_new_tokens for n in lengths], budget, gen.batch_size)
+        batches = token_budget_batches([len(x) + gen.max_new_tokens for x in ids], budget, gen.batch_size)
         out: list[str] = [""] * len(prompts)
         device = next(model.parameters()).device
         pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
         with torch.inference_mode(), eval_mode(model):
             for batch in tqdm(batches, desc="generating", disable=not progress or len(batches) < 2):
-                input_ids, mask = encode_left_padded(tokenizer, [prompts[i] for i in batch], device)
+                input_ids, mask = left_padded(tokenizer, [ids[i] for i in batch], device)
                 new = model.generate(input_ids=input_ids, attention_mask=mask, pad_token_id=pad,
                                      eos_token_id=tokenizer.eos_token_id, use_cache=True, **gen.generate_kwargs())
                 for row, i in enumerate(batch):
@@ -293,7 +294,7 @@ class UnslothEngine(HFEngine):
         dropout, targets = cfg.lora_settings(self.name)
         return FastLanguageModel.get_peft_model(
             model, r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=dropout, target_modules=list(targets),
-            use_gradient_checkpointing="unsloth" if cfg.gradient_checkpointing else False, random_state=cfg.seed)
+            use_gradient_checkpointing="unsloth" if cfg.gradient_checkpointing is not False else False, random_state=cfg.seed)
 
 
 ENGINES: dict[str, type[Engine]] = {"hf": HFEngine, "unsloth": UnslothEngine}

@@ -8,6 +8,7 @@ torch, and smoke mode must run the same code as a GPU.
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 import time
@@ -58,8 +59,10 @@ def load_model(cfg: LLMConfig):
 
 
 def add_adapters(model, cfg: LLMConfig):
-    """LoRA adapters (peft, or unsloth's fused LoRA) for qlora/lora; gradient checkpointing where asked."""
-    return get_engine(cfg.engine).add_adapters(model, cfg)
+    """LoRA adapters (peft, or unsloth's fused LoRA) for qlora/lora; gradient checkpointing where
+    asked (``"auto"``: :func:`use_checkpointing`)."""
+    engine = get_engine(cfg.engine)
+    return engine.add_adapters(model, with_checkpointing(cfg, engine.name))
 
 
 def load_tokenizer(cfg: LLMConfig, name: str | None = None):
@@ -107,26 +110,79 @@ def sft_examples(records: Sequence, tokenizer, cfg: LLMConfig) -> list[dict]:
 # ----------------------------------------------------------------------------- token budget
 
 
+def _gpu_gib(gpu_gib: float | None) -> float | None:
+    """``gpu_gib``, else the detected GPU's memory (``KIT_GPU_GIB`` honoured); None on a CPU."""
+    if gpu_gib is not None:
+        return gpu_gib
+    from ..core.hardware import gpu_info
+
+    info = gpu_info()
+    return None if info is None else info[1]
+
+
+def _fits(cfg: LLMConfig, engine: str, gpu_gib: float, checkpointing: bool, sequences: int) -> bool:
+    """Whether the memory estimate of ``sequences`` full-length sequences per micro-batch fits
+    in 85 % of ``gpu_gib``."""
+    from ..memory import estimate_memory
+    from .choice import shape_for
+
+    _, targets = cfg.lora_settings(engine)
+    need = estimate_memory(shape_for(cfg.model_name), cfg.method, cfg.max_length, sequences, lora_r=cfg.lora_r,
+                           lora_on_lm_head="lm_head" in targets, gradient_checkpointing=checkpointing,
+                           chunked_loss=engine == "unsloth",
+                           offload_checkpoints=engine == "unsloth" and checkpointing)["total_gib"]
+    return need <= 0.85 * gpu_gib
+
+
+def _budget_sequences(cfg: LLMConfig, engine: str, gpu_gib: float, checkpointing: bool, max_sequences: int) -> int:
+    """Full-length sequences per micro-batch (a power of two, at most ``max_sequences``, at least
+    one) whose memory estimate fits in 85 % of ``gpu_gib``."""
+    batch = 1
+    while batch < max_sequences and _fits(cfg, engine, gpu_gib, checkpointing, batch * 2):
+        batch *= 2
+    return batch
+
+
+def use_checkpointing(cfg: LLMConfig, engine: str, gpu_gib: float | None = None, max_sequences: int = 16) -> bool:
+    """Whether training recomputes activations: ``cfg.gradient_checkpointing`` when it is a
+    bool; for ``"auto"``, off on a CPU and where the memory estimate says the micro-batch that
+    checkpointing would allow also fits without it (85 % of the card), on otherwise.
+
+    Without checkpointing the backward pass does not run the forward a second time; the memory
+    it needs grows with the micro-batch instead. ``bench/train_entry.py`` measures the gain.
+
+    >>> cfg = LLMConfig(model_name="MLP-KTLim/llama-3-Korean-Bllossom-8B")
+    >>> [use_checkpointing(cfg, "unsloth", gib) for gib in (15, 24, 80, 141)]  # T4, 24 GB, H100, H200
+    [True, True, True, False]
+    >>> use_checkpointing(replace(cfg, gradient_checkpointing=True), "unsloth", 141)
+    True
+    """
+    if isinstance(cfg.gradient_checkpointing, bool):
+        return cfg.gradient_checkpointing
+    gpu_gib = _gpu_gib(gpu_gib)
+    if gpu_gib is None:
+        return False
+    budget = cfg.max_tokens_per_batch
+    wanted = (_budget_sequences(cfg, engine, gpu_gib, True, max_sequences) if budget == "auto"
+              else max(1, math.ceil(budget / cfg.max_length)) if budget else cfg.per_device_batch_size)
+    return not _fits(cfg, engine, gpu_gib, False, wanted)
+
+
+def with_checkpointing(cfg: LLMConfig, engine: str) -> LLMConfig:
+    """``cfg`` with ``gradient_checkpointing`` decided (:func:`use_checkpointing`): what the
+    engines are given, so the decision is made here only."""
+    return replace(cfg, gradient_checkpointing=use_checkpointing(cfg, engine))
+
+
 def auto_token_budget(cfg: LLMConfig, engine: str, gpu_gib: float | None = None, max_sequences: int = 16) -> int:
     """The largest padded-token micro-batch the memory estimate says fits in 85 % of the GPU,
     at most ``max_sequences`` full-length sequences (throughput stops growing around 16 on an
-    H100 for an 8B model, and larger micro-batches only cost memory)."""
-    from ..core.hardware import gpu_info
-    from ..memory import estimate_memory
-
+    H100 for an 8B model, and larger micro-batches only cost memory); 4096 on a CPU."""
+    gpu_gib = _gpu_gib(gpu_gib)
     if gpu_gib is None:
-        info = gpu_info()
-        if info is None:
-            return 4096
-        gpu_gib = info[1]
-    _, targets = cfg.lora_settings(engine)
-    kw = dict(lora_r=cfg.lora_r, lora_on_lm_head="lm_head" in targets, gradient_checkpointing=cfg.gradient_checkpointing,
-              chunked_loss=engine == "unsloth", offload_checkpoints=engine == "unsloth" and cfg.gradient_checkpointing)
-    batch = 1
-    while batch < max_sequences and estimate_memory(cfg.model_name, cfg.method, cfg.max_length, batch * 2,
-                                                    **kw)["total_gib"] <= 0.85 * gpu_gib:
-        batch *= 2
-    return batch * cfg.max_length
+        return 4096
+    checkpointing = use_checkpointing(cfg, engine, gpu_gib, max_sequences)
+    return _budget_sequences(cfg, engine, gpu_gib, checkpointing, max_sequences) * cfg.max_length
 
 
 def _timed_checkpoints(minutes: float):
@@ -151,6 +207,44 @@ def _timed_checkpoints(minutes: float):
     return TimedCheckpoints()
 
 
+#: Architectures whose logits are the LM head's output as is (no soft-capping or scaling), so
+#: the loss may apply the head at the answer positions only.
+PLAIN_HEAD_MODELS = ("llama", "mistral", "qwen2", "qwen3", "exaone4")
+
+
+def answer_only_head_supported(model) -> bool:
+    """Whether :func:`answer_only_loss` computes exactly the model's own loss for ``model``."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    config = getattr(base, "config", None)
+    return (getattr(config, "model_type", None) in PLAIN_HEAD_MODELS and hasattr(base, "get_decoder")
+            and not any(getattr(config, k, None) for k in ("final_logit_softcapping", "logit_scale", "logits_scaling")))
+
+
+def answer_only_loss(model, inputs: dict):
+    """The summed cross-entropy of the answer tokens, with the LM head applied at the positions
+    that predict them only.
+
+    Under answer-only loss all but a few labels are -100, yet a causal LM's forward multiplies
+    every position's hidden state by the vocabulary matrix (or, in unsloth, runs its fused loss
+    over every position): for a 450-token 대화 맥락 추론 prompt with a one-token answer that
+    is 450 head products where one is needed. This runs the decoder, picks the hidden states
+    whose next label is kept, and applies the head to those only. The sum equals the model's own
+    loss times the number of answer tokens (``tests/test_llm.py`` checks the loss and the LoRA
+    gradients against the model's).
+    """
+    import torch
+
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    decoder, head = base.get_decoder(), base.get_output_embeddings()
+    decoder._has_no_labels = False  # unsloth's decoder reads this (set by its own causal-LM forward)
+    hidden = decoder(input_ids=inputs["input_ids"], attention_mask=inputs.get("attention_mask"),
+                     use_cache=False).last_hidden_state
+    targets = inputs["labels"][:, 1:].to(hidden.device)
+    rows, cols = (targets != -100).nonzero(as_tuple=True)
+    logits = head(hidden[rows, cols]).float()
+    return torch.nn.functional.cross_entropy(logits, targets[rows, cols], reduction="sum")
+
+
 def _kit_trainer_class():
     from transformers import Trainer
 
@@ -162,6 +256,16 @@ def _kit_trainer_class():
         model — though the base weights never change."""
 
         budget_sampler = None
+        answer_only_head = False
+
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            if not (self.answer_only_head and not return_outputs and self.accelerator.num_processes == 1
+                    and self.label_smoother is None and self.compute_loss_func is None):
+                return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+            loss = answer_only_loss(model, inputs)
+            if self.model_accepts_loss_kwargs and num_items_in_batch is not None:
+                return loss / num_items_in_batch  # the Trainer's own normalisation under accumulation
+            return loss / (inputs["labels"][:, 1:] != -100).sum().clamp(min=1)
 
         def get_train_dataloader(self):
             if self.budget_sampler is None:
@@ -232,10 +336,12 @@ def _batching_plan(cfg: LLMConfig, examples: list[dict], engine, has_max_steps: 
         accum = max(1, round(effective / sampler.mean_batch))
         micro_batches = len(sampler)
         plan.update(gradient_accumulation_steps=accum)
+        auto_off = cfg.gradient_checkpointing == "auto" and _gpu_gib(None) and not use_checkpointing(cfg, engine.name)
         print(msg(f"토큰 예산 {budget}: 마이크로배치 {len(sampler)}개 (평균 {sampler.mean_batch:.1f}문장), "
-                  f"그래디언트 누적 {accum}",
+                  f"그래디언트 누적 {accum}" + (" (활성값이 메모리에 들어가 gradient checkpointing 끔)" if auto_off else ""),
                   f"token budget {budget}: {len(sampler)} micro-batches of {sampler.mean_batch:.1f} sequences on "
-                  f"average, gradient accumulation {accum}"))
+                  f"average, gradient accumulation {accum}"
+                  + (" (gradient checkpointing off: the activations fit)" if auto_off else "")))
     else:
         sampler = None
         per_device = min(cfg.per_device_batch_size, effective)
@@ -333,7 +439,7 @@ def train(cfg: LLMConfig, records: Sequence, *, resume: bool = True, force_resum
         _check_resume(Path(cfg.output_dir), fingerprint, force_resume)
     if model is None:
         model, tokenizer = engine.load(cfg)
-        model = engine.add_adapters(model, cfg)
+        model = engine.add_adapters(model, with_checkpointing(cfg, engine.name))
     examples = sft_examples(records, tokenizer, cfg)
 
     def build(run_cfg: LLMConfig):
@@ -345,6 +451,7 @@ def train(cfg: LLMConfig, records: Sequence, *, resume: bool = True, force_resum
         )
         if sampler:
             trainer.budget_sampler = sampler
+        trainer.answer_only_head = cfg.answer_only_head and answer_only_head_supported(model)
         return trainer, sampler
 
     trainer, sampler = build(cfg)
@@ -439,24 +546,128 @@ def _config_of(model_dir: Path) -> LLMConfig:
     return LLMConfig(model_name=str(model_dir), method="full")
 
 
-def merge_adapter(adapter_dir: str | Path, out_dir: str | Path) -> Path:
-    """Merge a LoRA adapter into its base model (loaded in 16 bits, not 4-bit) and save it."""
-    from peft import AutoPeftModelForCausalLM
+def merge_adapter(adapter_dir: str | Path, out_dir: str | Path, how: str = "auto") -> Path:
+    """Merge a LoRA adapter into its 16-bit base model and save the result (with the tokenizer
+    and a config that loads it as a full model).
 
-    from ..core.hardware import torch_dtype
-
-    adapter_dir = Path(adapter_dir)
+    ``how``: ``"gpu"`` loads the base on the GPU and merges there with peft; ``"shards"``
+    merges one safetensors shard at a time on the CPU (:func:`merge_lora_shards`: the memory of
+    one shard, about 5 GB, where loading an 8B base needs 16 GB — more than a free Colab's RAM);
+    ``"cpu"`` loads the whole base on the CPU with peft; ``"auto"`` takes the GPU where the
+    16-bit model fits in its memory, the shards otherwise.
+    """
+    adapter_dir, out_dir = Path(adapter_dir), Path(out_dir)
     cfg = _config_of(adapter_dir)
-    model = AutoPeftModelForCausalLM.from_pretrained(str(adapter_dir), dtype=torch_dtype(),
-                                                     trust_remote_code=cfg.trust_remote_code)
-    merged = model.merge_and_unload()
-    tok = load_tokenizer(cfg, str(adapter_dir))
-    merged.save_pretrained(out_dir)
-    tok.save_pretrained(out_dir)
+    if out_dir.resolve() in (adapter_dir.resolve(), Path(cfg.model_name).resolve()):
+        raise KitError(msg(f"병합 결과를 입력 폴더({out_dir})에 쓸 수 없습니다. 다른 폴더를 주세요",
+                           f"the merged model would overwrite an input ({out_dir}); choose another folder"))
+    if how == "auto":
+        from ..core.hardware import cuda_available
+
+        how = "gpu" if cuda_available() and _fits_16bit(cfg) else "shards"
+    if how == "shards":
+        merge_lora_shards(adapter_dir, cfg.model_name, out_dir, revision=cfg.revision)
+    elif how in ("gpu", "cpu"):
+        from peft import PeftModel
+        from transformers import AutoModelForCausalLM
+
+        from ..core.hardware import torch_dtype
+        from .engines import _remote_code_kwargs
+
+        # the 16-bit base the kit's config names, not the adapter's own base path: on a GPU,
+        # unsloth trains on its pre-quantized 4-bit copy of a model where one exists
+        base = AutoModelForCausalLM.from_pretrained(cfg.model_name, dtype=torch_dtype(), **_remote_code_kwargs(cfg),
+                                                    **({"device_map": {"": 0}} if how == "gpu" else {}))
+        PeftModel.from_pretrained(base, str(adapter_dir)).merge_and_unload().save_pretrained(out_dir)
+        del base
+    else:
+        raise ValueError(f"how must be auto, gpu, cpu or shards, not {how!r}")
+    load_tokenizer(cfg, str(adapter_dir)).save_pretrained(out_dir)
     from ..core.io import write_text
 
-    write_text(replace(cfg, method="full", model_name=str(out_dir)).to_json(), Path(out_dir) / CONFIG_FILE)
-    return Path(out_dir)
+    write_text(replace(cfg, method="full", model_name=str(out_dir)).to_json(), out_dir / CONFIG_FILE)
+    return out_dir
+
+
+def _lora_deltas(adapter_dir: Path) -> tuple[dict, float]:
+    """``({base weight name: (A, B)}, scale)`` of a saved peft LoRA adapter; a :class:`KitError`
+    for what a plain ``W + scale·B·A`` does not merge (DoRA, per-module ranks, extra modules)."""
+    from safetensors.torch import load_file
+
+    conf = json.loads((adapter_dir / "adapter_config.json").read_text(encoding="utf-8"))
+    unsupported = [k for k in ("use_dora", "rank_pattern", "alpha_pattern", "modules_to_save", "fan_in_fan_out")
+                   if conf.get(k)]
+    weights = adapter_dir / "adapter_model.safetensors"
+    if conf.get("peft_type") != "LORA" or unsupported or not weights.is_file():
+        raise KitError(msg(f"{adapter_dir}: 조각별 병합은 평범한 LoRA 어댑터(safetensors)만 됩니다 ({unsupported}). "
+                           "how='cpu'나 'gpu'를 쓰세요",
+                           f"{adapter_dir}: shard-by-shard merging handles plain LoRA adapters in safetensors only "
+                           f"({unsupported or conf.get('peft_type')}); use how='cpu' or 'gpu'"))
+    r = conf["r"]
+    scale = conf["lora_alpha"] / (math.sqrt(r) if conf.get("use_rslora") else r)
+    pairs: dict[str, dict] = {}
+    for key, tensor in load_file(str(weights)).items():
+        for part in ("lora_A", "lora_B"):
+            if f".{part}." in key:
+                module = key.split(f".{part}.")[0].removeprefix("base_model.model.")
+                pairs.setdefault(f"{module}.weight", {})[part] = tensor
+    return {k: (v["lora_A"], v["lora_B"]) for k, v in pairs.items()}, scale
+
+
+def _merge_shard(src: Path, dst: Path, deltas: dict, scale: float) -> set[str]:
+    """Write ``src`` with the LoRA deltas added to ``dst``; the names merged. A function of its
+    own so that the shard's tensors are freed when it returns (memory: one shard at a time)."""
+    from safetensors.torch import load_file, save_file
+
+    tensors = load_file(str(src))
+    merged = sorted(set(tensors) & set(deltas))
+    for name in merged:
+        a, b = deltas[name]
+        tensors[name] = (tensors[name].float() + scale * (b.float() @ a.float())).to(tensors[name].dtype)
+    save_file(tensors, str(dst), metadata={"format": "pt"})
+    return set(merged)
+
+
+def merge_lora_shards(adapter_dir: str | Path, base: str, out_dir: str | Path, revision: str | None = None) -> Path:
+    """Merge a LoRA adapter into a 16-bit safetensors checkpoint one shard at a time:
+    ``W + scale·B·A`` (computed in fp32, stored in the shard's dtype), every other tensor and the
+    shard layout unchanged, so memory stays at one shard. Written by hand because peft merges
+    only a model it has loaded whole. ``base``: a local folder or a hub id (its cached or
+    downloaded files). Refuses a quantized base, and an adapter module the base lacks (an
+    ``lm_head`` adapter on tied embeddings, say), rather than writing a half-merged model."""
+    import shutil
+
+    adapter_dir, out_dir = Path(adapter_dir), Path(out_dir)
+    deltas, scale = _lora_deltas(adapter_dir)
+    base_dir = Path(base) if os.path.isdir(base) else Path(__import__("huggingface_hub").snapshot_download(
+        base, revision=revision, allow_patterns=["*.json", "*.safetensors"]))
+    config = json.loads((base_dir / "config.json").read_text(encoding="utf-8"))
+    if config.get("quantization_config"):
+        raise KitError(msg(f"{base}는 양자화된 체크포인트라 병합할 수 없습니다. 16비트 원본 모델이 필요합니다",
+                           f"{base} is a quantized checkpoint; merging needs the 16-bit base model"))
+    index = base_dir / "model.safetensors.index.json"
+    shards = (sorted(set(json.loads(index.read_text(encoding="utf-8"))["weight_map"].values())) if index.is_file()
+              else ["model.safetensors"] if (base_dir / "model.safetensors").is_file() else [])
+    if not shards:
+        raise KitError(msg(f"{base_dir}에 safetensors 가중치가 없습니다. how='cpu'를 쓰세요",
+                           f"no safetensors weights in {base_dir}; use how='cpu'"))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    done: set[str] = set()
+    from tqdm.auto import tqdm
+
+    for shard in tqdm(shards, desc="merging", disable=len(shards) < 2):
+        done |= _merge_shard(base_dir / shard, out_dir / shard, deltas, scale)
+    missing = sorted(set(deltas) - done)
+    if missing:
+        shutil.rmtree(out_dir)
+        raise KitError(msg(f"어댑터의 {missing[:3]}가 {base}의 가중치에 없어 병합하지 않았습니다 "
+                           "(lm_head가 임베딩과 묶인 모델이면 lm_head 어댑터는 병합할 수 없습니다)",
+                           f"the base {base} has no weight for the adapter's {missing[:3]} (an lm_head adapter on "
+                           "a model whose head is tied to its embeddings cannot be merged); nothing was written"))
+    for name in ("config.json", "generation_config.json", "model.safetensors.index.json"):
+        if (base_dir / name).is_file():
+            shutil.copyfile(base_dir / name, out_dir / name)
+    return out_dir
 
 
 def load_for_inference(model_dir: str | Path, method: str | None = None, cfg: LLMConfig | None = None,
@@ -503,5 +714,7 @@ def _fits_16bit(cfg: LLMConfig) -> bool:
     info = gpu_info()
     if info is None:
         return False
-    need = estimate_memory(cfg.model_name, "inference-16bit", cfg.max_length, 8)["total_gib"]
+    from .choice import shape_for
+
+    need = estimate_memory(shape_for(cfg.model_name), "inference-16bit", cfg.max_length, 8)["total_gib"]
     return need <= 0.85 * info[1]
