@@ -112,12 +112,12 @@ def near_tie_margin(model, tokenizer, prompt: str, other: str, max_new_tokens: i
 
     from .batching import encode_left_padded
 
-    from .llm.engines import eval_mode
+    from .llm.engines import generation_mode
 
     unwrapped = getattr(model, "module", model)
     device = next(unwrapped.parameters()).device
     ids, mask = encode_left_padded(tokenizer, [prompt], device)
-    with torch.inference_mode(), eval_mode(unwrapped):
+    with torch.inference_mode(), generation_mode(unwrapped):
         out = unwrapped.generate(input_ids=ids, attention_mask=mask, max_new_tokens=max_new_tokens, do_sample=False,
                                  num_beams=1, output_scores=True, return_dict_in_generate=True,
                                  pad_token_id=tokenizer.pad_token_id if tokenizer.pad_token_id is not None

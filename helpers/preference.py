@@ -707,15 +707,12 @@ def sample_completions(model, tokenizer, prompts: Sequence[str], max_new_tokens:
     device = next(unwrapped.parameters()).device
     ids, mask = encode_left_padded(tokenizer, prompts, device)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    was_training = unwrapped.training
-    unwrapped.eval()
-    try:
-        with torch.no_grad():
-            out = unwrapped.generate(input_ids=ids, attention_mask=mask, do_sample=True, temperature=temperature,
-                                     top_k=0, top_p=1.0, max_new_tokens=max_new_tokens, pad_token_id=pad,
-                                     eos_token_id=tokenizer.eos_token_id, use_cache=True)
-    finally:
-        unwrapped.train(was_training)
+    from .llm.engines import generation_mode
+
+    with torch.no_grad(), generation_mode(unwrapped):
+        out = unwrapped.generate(input_ids=ids, attention_mask=mask, do_sample=True, temperature=temperature,
+                                 top_k=0, top_p=1.0, max_new_tokens=max_new_tokens, pad_token_id=pad,
+                                 eos_token_id=tokenizer.eos_token_id, use_cache=True)
     completion = out[:, ids.shape[1]:]
     is_eos = completion == tokenizer.eos_token_id
     after = (is_eos.long().cumsum(dim=1) - is_eos.long()) > 0  # strictly after the first eos

@@ -143,3 +143,38 @@ def test_token_budget_batches_respect_the_budget():
         assert len(b) <= 3 and (max(lengths[i] for i in b) * len(b) <= 60 or len(b) == 1)
     flat = [lengths[i] for b in batches for i in b]
     assert flat == sorted(flat)   # shortest first
+
+
+def test_generation_is_quiet_with_a_saved_max_length(tiny_llm_dir):
+    """A checkpoint whose generation config carries ``max_length`` (unsloth saves one) made
+    transformers warn on every batch that ``max_new_tokens`` overrides it; the kit's generation
+    sets it aside during the call and restores it."""
+    import logging
+
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from helpers import preference
+
+    model, tok = AutoModelForCausalLM.from_pretrained(tiny_llm_dir), AutoTokenizer.from_pretrained(tiny_llm_dir)
+    model.generation_config.max_length = 8192
+    seen: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record):
+            seen.append(record.getMessage())
+
+    handler = Keep(level=logging.WARNING)
+    logger = logging.getLogger("transformers")
+    logger.addHandler(handler)
+    try:
+        model.generate(**tok(["안녕하세요"], return_tensors="pt"), max_new_tokens=3, do_sample=False)
+        assert any("max_length" in m for m in seen)  # the notice this test is about, unprotected
+        seen.clear()
+        inference.generate_texts(model, tok, ["안녕하세요", "반갑습니다"], inference.GenerationConfig(max_new_tokens=3),
+                                 progress=False)
+        preference.sample_completions(model, tok, ["안녕하세요"], max_new_tokens=3)
+        inference.near_tie_margin(model, tok, "안녕하세요", "네", max_new_tokens=2)
+    finally:
+        logger.removeHandler(handler)
+    assert not [m for m in seen if "max_length" in m], seen
+    assert model.generation_config.max_length == 8192

@@ -31,7 +31,7 @@ SEVEN_PROJECTIONS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_pr
 #: The seed recipe's LoRA targets: the seven projections and the output head.
 SEED_TARGETS = SEVEN_PROJECTIONS + ("lm_head",)
 
-__all__ = ["Engine", "eval_mode", "kv_cache_token_budget", "generation_token_budget", "keep_4bit_trainable_on_cpu", "HFEngine", "UnslothEngine", "ENGINES", "register_engine", "engine_name", "get_engine",
+__all__ = ["Engine", "eval_mode", "generation_mode", "kv_cache_token_budget", "generation_token_budget", "keep_4bit_trainable_on_cpu", "HFEngine", "UnslothEngine", "ENGINES", "register_engine", "engine_name", "get_engine",
            "SEVEN_PROJECTIONS", "SEED_TARGETS"]
 
 
@@ -93,6 +93,24 @@ def eval_mode(model):
         yield model
     finally:
         model.train(was_training)
+
+
+@contextlib.contextmanager
+def generation_mode(model):
+    """:func:`eval_mode` for ``generate``, with the model's saved ``max_length`` set aside inside
+    the block: every kit call passes ``max_new_tokens``, and a checkpoint whose generation config
+    also carries a ``max_length`` (unsloth writes its ``max_seq_length`` there) makes
+    transformers warn on every batch that one overrides the other."""
+    config = getattr(model, "generation_config", None)
+    saved = getattr(config, "max_length", None)
+    with eval_mode(model):
+        if saved is not None:
+            config.max_length = None
+        try:
+            yield model
+        finally:
+            if saved is not None:
+                config.max_length = saved
 
 
 def keep_4bit_trainable_on_cpu(model) -> int:
@@ -250,7 +268,7 @@ class HFEngine(Engine):
         out: list[str] = [""] * len(prompts)
         device = next(model.parameters()).device
         pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-        with torch.inference_mode(), eval_mode(model):
+        with torch.inference_mode(), generation_mode(model):
             for batch in tqdm(batches, desc="generating", disable=not progress or len(batches) < 2):
                 input_ids, mask = left_padded(tokenizer, [ids[i] for i in batch], device)
                 new = model.generate(input_ids=input_ids, attention_mask=mask, pad_token_id=pad,
