@@ -551,8 +551,9 @@ def merge_adapter(adapter_dir: str | Path, out_dir: str | Path, how: str = "auto
     and a config that loads it as a full model).
 
     ``how``: ``"gpu"`` loads the base on the GPU and merges there with peft; ``"shards"``
-    merges one safetensors shard at a time on the CPU (:func:`merge_lora_shards`: the memory of
-    one shard, about 5 GB, where loading an 8B base needs 16 GB — more than a free Colab's RAM);
+    merges one safetensors shard at a time on the CPU (:func:`merge_lora_shards`: about two
+    shards of RAM — measured 0.97 GiB for 500-MB shards, ``bench/merge_check.py`` — where peft
+    loads the whole base: 16 GB for 8B in 16 bits, more than a free Colab's RAM);
     ``"cpu"`` loads the whole base on the CPU with peft; ``"auto"`` takes the GPU where the
     16-bit model fits in its memory, the shards otherwise.
     """
