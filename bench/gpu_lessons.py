@@ -8,6 +8,9 @@ on an offline server would:
 - ``KIT_LLM_MODEL``: a local folder (here a random-weight checkpoint of a ladder model's exact
   architecture, standing in for the hub model; ``bench/llm_speed.py prepare`` builds the
   Llama-3-8B shape, the architecture of MLP-KTLim/llama-3-Korean-Bllossom-8B);
+- ``KIT_BERT_MODEL`` (``--bert DIR``): lesson 03b's BERT, a random-weight klue/bert-base-shaped
+  folder built by :func:`bert_standin` (lesson 03a and 03b's demo cells also need kiwipiepy and
+  its model package on the machine);
 - ``--gpu-gib 15`` sets ``KIT_GPU_GIB`` (the hardware choice then picks as on a Colab T4) and
   caps this process's CUDA memory to that much (``torch.cuda.set_per_process_memory_fraction``
   through a ``sitecustomize`` on ``PYTHONPATH``), so a run that does not fit a T4's memory fails
@@ -34,6 +37,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
 _CAP = """
 import os
@@ -55,6 +59,31 @@ def _kit_bench_peak():
             json.dump({"peak_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2)}, f)
 atexit.register(_kit_bench_peak)
 """
+
+
+#: klue/bert-base's architecture (its published config.json): lesson 03b's full-mode default.
+KLUE_BERT_BASE = dict(vocab_size=32000, hidden_size=768, num_hidden_layers=12, num_attention_heads=12,
+                      intermediate_size=3072, max_position_embeddings=512, type_vocab_size=2)
+
+
+def bert_standin(folder: Path, **shape) -> Path:
+    """A random-weight BERT of ``shape`` (default klue/bert-base's) with a WordPiece tokenizer
+    trained on the shipped text (no morpheme segmentation, like a hub tokenizer), saved like a
+    hub checkpoint: what ``KIT_BERT_MODEL`` points at. Built once."""
+    if (folder / "config.json").is_file():
+        return folder
+    import torch
+    from transformers import BertConfig, BertForMaskedLM
+
+    from helpers.vocab import shipped_texts, train_wordpiece
+
+    tok = train_wordpiece(list(shipped_texts()), vocab_size=8000, segmented=False)
+    shape = {**KLUE_BERT_BASE, **shape}
+    shape["vocab_size"] = max(shape["vocab_size"], len(tok.hf))
+    torch.manual_seed(0)
+    BertForMaskedLM(BertConfig(**shape, pad_token_id=tok.hf.pad_token_id)).save_pretrained(folder)
+    tok.hf.save_pretrained(folder)
+    return folder
 
 
 def lesson_script(notebook: Path) -> str:
@@ -98,11 +127,15 @@ def main(argv=None) -> int:
     p.add_argument("--gpu-gib", type=float, default=None, help="choose and cap as a card of this memory")
     p.add_argument("--fp16", action="store_true", help="KIT_PRECISION=fp16 (a T4 has no bf16)")
     p.add_argument("--budget", type=float, default=540.0, help="seconds for all lessons together")
+    p.add_argument("--bert", default=None, help="KIT_BERT_MODEL: this folder, built as a random-weight "
+                                                "klue/bert-base-shaped stand-in if it does not exist (lesson 03b)")
     args = p.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "KIT_SMOKE": "0", "HF_HUB_OFFLINE": "1", "MPLBACKEND": "Agg", "PYTHONUNBUFFERED": "1",
            "KIT_OUTPUTS": os.environ.get("KIT_OUTPUTS", tempfile.mkdtemp(prefix="kit-outputs-"))}
+    if args.bert:
+        env["KIT_BERT_MODEL"] = str(bert_standin(Path(args.bert)))
     if args.gpu_gib:
         site = Path(tempfile.mkdtemp(prefix="kit-cap-"))
         (site / "sitecustomize.py").write_text(_CAP, encoding="utf-8")
@@ -119,7 +152,8 @@ def main(argv=None) -> int:
             row = {"lesson": notebook.stem, "rc": "not run (budget spent)"}
         else:
             row = run_lesson(notebook, out, env, left)
-        row.update(gpu_gib=args.gpu_gib, fp16=args.fp16, model=os.environ.get("KIT_LLM_MODEL"))
+        row.update(gpu_gib=args.gpu_gib, fp16=args.fp16, model=os.environ.get("KIT_LLM_MODEL"),
+                   bert=env.get("KIT_BERT_MODEL"))
         ok &= row["rc"] == 0
         print(json.dumps(row, ensure_ascii=False), flush=True)
         with (out / "gpu_lessons.jsonl").open("a", encoding="utf-8") as f:

@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import string
 import sys
 from collections import Counter
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -53,9 +54,17 @@ __all__ = [
 
 @dataclass
 class QAConfig:
-    """Every setting of the KorQuAD track; defaults are the enliple baseline's values."""
+    """Every setting of the KorQuAD track; defaults are the enliple baseline's values. The full-mode
+    model is ``KIT_BERT_MODEL`` when set (a hub id, or a local folder on an offline server),
+    ``klue/bert-base`` otherwise (it fits a Colab T4; a 24 GB card also fits klue/roberta-large).
 
-    model_name: str = "klue/bert-base"  # full mode: a hub checkpoint (fits a Colab T4); 24 GB: klue/roberta-large
+    >>> os.environ["KIT_BERT_MODEL"] = "/models/my-bert"; QAConfig().model_name
+    '/models/my-bert'
+    >>> del os.environ["KIT_BERT_MODEL"]; QAConfig().model_name
+    'klue/bert-base'
+    """
+
+    model_name: str = field(default_factory=lambda: os.environ.get("KIT_BERT_MODEL") or "klue/bert-base")
     tokenizer_name: str | None = None  # None: the model's own tokenizer
     max_seq_length: int = 512
     doc_stride: int = 128

@@ -252,3 +252,26 @@ def test_why_segment_an_answer_glued_to_its_particle(kit_tok):
     cfg = QAConfig(max_seq_length=48, doc_stride=16)
     assert korquad.roundtrip([ex], plain, cfg)[2] == ["q1"]      # "세종대왕은" is one token: lost
     assert korquad.roundtrip([ex], kit_tok, cfg)[2] == []
+
+
+def test_lesson_03b_full_mode_runs_on_a_local_bert_folder(tmp_path, monkeypatch):
+    """Lesson 03b's full-mode branch (the hub-BERT path: ``KIT_BERT_MODEL`` naming a local
+    folder, the model's own tokenizer, the KorQuAD sample files, the CLI predict/evaluate)
+    runs to the end through the GPU harness's lesson runner, on a small stand-in folder."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    monkeypatch.syspath_prepend(str(root / "bench"))
+    import gpu_lessons
+
+    folder = gpu_lessons.bert_standin(tmp_path / "bert", hidden_size=64, num_hidden_layers=2, num_attention_heads=2,
+                                      intermediate_size=128)
+    monkeypatch.setenv("KIT_OUTPUTS", str(tmp_path / "outputs"))
+    assert gpu_lessons.main(["03b", "--out", str(tmp_path / "run"), "--bert", str(folder), "--budget", "800"]) == 0
+    row = json.loads((tmp_path / "run" / "gpu_lessons.jsonl").read_text(encoding="utf-8").splitlines()[-1])
+    assert row["rc"] == 0 and row["bert"] == str(folder)
+    saved = json.loads((tmp_path / "outputs" / "korquad" / "qa-model" / "config.json").read_text(encoding="utf-8"))
+    assert saved["hidden_size"] == 64 and saved["num_hidden_layers"] == 2   # the folder's BERT, not klue/bert-base
+    assert (tmp_path / "outputs" / "korquad" / "predictions.json").is_file()
+    log = (tmp_path / "run" / "03b_korquad_finetuning.log").read_text(encoding="utf-8")
+    assert "FULL mode" in log and "기준선: None" not in log
