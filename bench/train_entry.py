@@ -11,6 +11,7 @@ the unsloth engine's defaults, used by both paths).
     python bench/llm_speed.py prepare
     python bench/train_entry.py kit            # llm.train(LLMConfig(model_name=CKPT)) — the defaults
     python bench/train_entry.py unsloth-sorted
+    python bench/train_entry.py unsloth-sorted-no-checkpointing   # the same with checkpointing off
     python bench/train_entry.py sft-trainer    # unsloth as its notebooks use it (trl SFTTrainer)
     python bench/train_entry.py seed-recipe    # llm.train, hf engine, batch 1 x accumulation 64
     python bench/train_entry.py --cap-gib 15 --fp16 kit   # a T4's memory, standing in (not its speed)
@@ -119,10 +120,10 @@ def run_kit(recs, tok, **overrides) -> dict:
             "checkpointing": llm.use_checkpointing(cfg, result.engine), "answer_only_head": cfg.answer_only_head}
 
 
-def unsloth_model():
+def unsloth_model(checkpointing: bool = True):
     """The stand-in through unsloth, 4-bit + LoRA r 16 / alpha 32, dropout 0, the seven
     projections, gradient checkpointing "unsloth" (its notebooks' settings; the kit's engine
-    defaults too)."""
+    defaults too) or none."""
     from unsloth import FastLanguageModel
 
     from helpers import llm
@@ -131,21 +132,23 @@ def unsloth_model():
                                                    load_in_4bit=True, local_files_only=True)
     model = FastLanguageModel.get_peft_model(model, r=16, lora_alpha=32, lora_dropout=0,
                                              target_modules=list(llm.SEVEN_PROJECTIONS),
-                                             use_gradient_checkpointing="unsloth", random_state=42)
+                                             use_gradient_checkpointing="unsloth" if checkpointing else False,
+                                             random_state=42)
     return model, tok
 
 
-def run_unsloth_sorted(recs, tok_unused) -> dict:
+def run_unsloth_sorted(recs, tok_unused, checkpointing: bool = True, batch: int = 16) -> dict:
+    """unsloth's own loop over length-sorted batches of ``batch`` (shuffled batch order)."""
     import torch
 
     from helpers import llm
     from helpers.batching import AnswerOnlyCollator
 
-    model, tok = unsloth_model()
+    model, tok = unsloth_model(checkpointing)
     cfg = llm.LLMConfig(model_name=str(CKPT))
     examples = llm.sft_examples(recs, tok, cfg)
     order = sorted(range(len(examples)), key=lambda i: len(examples[i]["input_ids"]))
-    batches = [order[i:i + 16] for i in range(0, len(order), 16)]
+    batches = [order[i:i + batch] for i in range(0, len(order), batch)]
     random.Random(0).shuffle(batches)
     collate = AnswerOnlyCollator(tok.pad_token_id, pad_to_multiple_of=64, max_length=1024)  # few shapes, few compiles
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=2e-4, weight_decay=0.1)
@@ -159,14 +162,25 @@ def run_unsloth_sorted(recs, tok_unused) -> dict:
             opt.step()
             opt.zero_grad(set_to_none=True)
             if windows.step(sum(len(f["input_ids"]) for f in feats)):
-                return {"engine": "unsloth (plain loop)", "windows": windows.done, "batch": 16}
+                return {"engine": "unsloth (plain loop)", "windows": windows.done, "batch": batch,
+                        "checkpointing": checkpointing}
+
+
+def run_unsloth_sorted_no_checkpointing(recs, tok_unused) -> dict:
+    """unsloth's own loop as a careful user with a large card would also run it: gradient
+    checkpointing off, length-sorted batches of 16 (32 rows of the longest prompts, 32k tokens,
+    would not fit even 141 GB without checkpointing; the kit's token budget sizes its
+    micro-batches by padded tokens instead)."""
+    return run_unsloth_sorted(recs, tok_unused, checkpointing=False, batch=16)
 
 
 def run_seed_recipe(recs, tok_unused) -> dict:
     """The seed recipe through the same entry point: ``llm.train`` on the hf engine with batch 1 ×
-    accumulation 64 (no token budget), the seed's dropout 0.01 and ``lm_head`` adapter."""
+    accumulation 64 (no token budget), gradient checkpointing on, the LM head over every position,
+    the seed's dropout 0.01 and ``lm_head`` adapter."""
     os.environ["KIT_ENGINE"] = "hf"
-    return run_kit(recs, tok_unused, engine="hf", max_tokens_per_batch=None)
+    return run_kit(recs, tok_unused, engine="hf", max_tokens_per_batch=None, gradient_checkpointing=True,
+                   answer_only_head=False)
 
 
 def run_sft_trainer(recs, tok_unused) -> dict:
@@ -212,7 +226,8 @@ def run_sft_trainer(recs, tok_unused) -> dict:
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("path", choices=["kit", "unsloth-sorted", "sft-trainer", "seed-recipe"])
+    parser.add_argument("path", choices=["kit", "unsloth-sorted", "unsloth-sorted-no-checkpointing", "sft-trainer",
+                                         "seed-recipe"])
     parser.add_argument("--cap-gib", type=float, default=None, help="cap GPU memory (torch per-process fraction)")
     parser.add_argument("--fp16", action="store_true", help="fp16 instead of bf16 (a T4 has no bf16)")
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
@@ -221,7 +236,7 @@ def main() -> int:
     args = parser.parse_args()
     import torch
 
-    if args.path in ("unsloth-sorted", "sft-trainer") or (args.path == "kit" and os.environ.get("KIT_ENGINE", "auto") != "hf"):
+    if args.path.startswith("unsloth-sorted") or args.path == "sft-trainer" or (args.path == "kit" and os.environ.get("KIT_ENGINE", "auto") != "hf"):
         import unsloth  # noqa: F401  (before transformers)
     if args.cap_gib:
         total = torch.cuda.get_device_properties(0).total_memory / 2**30
@@ -237,7 +252,7 @@ def main() -> int:
                for p in __import__("helpers.inference", fromlist=["x"]).prompts_of(recs[:200], tok)]
     t0 = time.time()
     runs = {"kit": run_kit, "unsloth-sorted": run_unsloth_sorted, "sft-trainer": run_sft_trainer,
-            "seed-recipe": run_seed_recipe}
+            "seed-recipe": run_seed_recipe, "unsloth-sorted-no-checkpointing": run_unsloth_sorted_no_checkpointing}
     overrides = dict(kv.split("=", 1) for kv in args.set)
     if overrides and args.path != "kit":
         parser.error("--set applies to the kit path only")
