@@ -58,10 +58,12 @@ class QAConfig:
     model is ``KIT_BERT_MODEL`` when set (a hub id, or a local folder on an offline server),
     ``klue/bert-base`` otherwise (it fits a Colab T4; a 24 GB card also fits klue/roberta-large).
 
+    >>> saved = os.environ.pop("KIT_BERT_MODEL", None)
     >>> os.environ["KIT_BERT_MODEL"] = "/models/my-bert"; QAConfig().model_name
     '/models/my-bert'
     >>> del os.environ["KIT_BERT_MODEL"]; QAConfig().model_name
     'klue/bert-base'
+    >>> os.environ.update({"KIT_BERT_MODEL": saved} if saved else {})
     """
 
     model_name: str = field(default_factory=lambda: os.environ.get("KIT_BERT_MODEL") or "klue/bert-base")

@@ -95,6 +95,30 @@ def test_answer_only_head_gives_the_models_loss_and_gradients(tiny_llm_dir):
     assert not answer_only_head_supported(gemma_like)
 
 
+def test_answer_only_head_runs_under_the_trainers_mixed_precision(tiny_llm_dir, tmp_path):
+    """The answer-only loss calls the decoder itself, past the autocast wrapper accelerate puts
+    on the model's forward: it must open the same autocast, or a bf16 run computes in fp32."""
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer, TrainingArguments
+
+    from helpers.llm.train import _kit_trainer_class
+
+    tok = AutoTokenizer.from_pretrained(tiny_llm_dir)
+    model = get_peft_model(AutoModelForCausalLM.from_pretrained(tiny_llm_dir),
+                           LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"]))
+    data = [llm.encode_example(tok, "질문 " * n, "A", 64) for n in (3, 5, 7, 9)]
+    seen = []
+    mlp = model.get_base_model().get_decoder().layers[0].mlp
+    mlp.register_forward_hook(lambda module, args, out: seen.append(out.dtype))
+    args = TrainingArguments(output_dir=str(tmp_path), bf16=True, use_cpu=True, max_steps=1, per_device_train_batch_size=4,
+                             report_to=[], save_strategy="no", remove_unused_columns=False)
+    trainer = _kit_trainer_class()(model=model, args=args, train_dataset=data,
+                                   data_collator=llm.AnswerOnlyCollator(tok.pad_token_id))
+    trainer.answer_only_head = True
+    trainer.train()
+    assert seen and all(d == torch.bfloat16 for d in seen), seen
+
+
 def test_long_prompts_lose_their_beginning_not_the_answer(tiny_llm_dir):
     from transformers import AutoTokenizer
 
@@ -233,15 +257,16 @@ def test_shard_by_shard_merge_equals_peft_merge(tiny_llm_dir, tmp_path):
     what it cannot merge without writing anything."""
     from peft import LoraConfig, get_peft_model
     from safetensors.torch import load_file
-    from transformers import AutoModelForCausalLM
+    from transformers import AutoModelForCausalLM, AutoTokenizer
 
     base = AutoModelForCausalLM.from_pretrained(tiny_llm_dir, dtype=torch.bfloat16)
     base.save_pretrained(tmp_path / "base", max_shard_size="300KB")
+    AutoTokenizer.from_pretrained(tiny_llm_dir).save_pretrained(tmp_path / "base")
     assert len(list((tmp_path / "base").glob("*.safetensors"))) > 2
     torch.manual_seed(0)
     lora = LoraConfig(r=4, lora_alpha=16, target_modules=["q_proj", "down_proj", "lm_head"], init_lora_weights=False)
     peft_model = get_peft_model(AutoModelForCausalLM.from_pretrained(tmp_path / "base", dtype=torch.bfloat16), lora)
-    peft_model.save_pretrained(tmp_path / "adapter")
+    peft_model.save_pretrained(tmp_path / "adapter", save_embedding_layers=False)  # as the kit saves adapters
     expected = peft_model.merge_and_unload().state_dict()
     llm.merge_lora_shards(tmp_path / "adapter", str(tmp_path / "base"), tmp_path / "merged")
     got = {}
@@ -265,13 +290,31 @@ def test_shard_by_shard_merge_equals_peft_merge(tiny_llm_dir, tmp_path):
     with pytest.raises(KitError, match="lm_head"):
         llm.merge_lora_shards(tmp_path / "adapter", str(tmp_path / "tied"), tmp_path / "nothing")
     assert not (tmp_path / "nothing").exists()
+    # an adapter folder without the kit's config merges into the base its adapter_config names
+    merged = llm.merge_adapter(tmp_path / "adapter", tmp_path / "merged-peft-folder")
+    again = {}
+    for shard in sorted(merged.glob("*.safetensors")):
+        again.update(load_file(str(shard)))
+    assert all(torch.equal(again[k], got[k]) for k in got)
+    # refused before anything is written: an output folder that is not empty or holds an input
+    for out in (tmp_path / "merged", tmp_path):
+        with pytest.raises(KitError, match="not empty or holds an input"):
+            llm.merge_adapter(tmp_path / "adapter", out)
+    assert (tmp_path / "adapter" / "adapter_config.json").is_file()
+    # what a plain W + scale·B·A cannot merge is refused: an embedding adapter
+    emb = get_peft_model(AutoModelForCausalLM.from_pretrained(tmp_path / "base", dtype=torch.bfloat16),
+                         LoraConfig(r=4, lora_alpha=16, target_modules=["embed_tokens", "q_proj"], init_lora_weights=False))
+    emb.save_pretrained(tmp_path / "emb-adapter")
+    with pytest.raises(KitError, match="plain LoRA"):
+        llm.merge_lora_shards(tmp_path / "emb-adapter", str(tmp_path / "base"), tmp_path / "emb-merged")
+    assert not (tmp_path / "emb-merged").exists()
 
 
 def test_merged_model_answers_like_the_adapter(trained_cci, tmp_path):
     model, tok, cfg, dev = trained_cci
     merged_dir = llm.merge_adapter(os.path.join(cfg.output_dir, "final"), tmp_path / "merged")  # shards on a CPU
     assert (merged_dir / "model.safetensors").is_file() and (merged_dir / "tokenizer_config.json").is_file()
-    with pytest.raises(KitError, match="overwrite an input"):
+    with pytest.raises(KitError, match="not empty or holds an input"):
         llm.merge_adapter(os.path.join(cfg.output_dir, "final"), os.path.join(cfg.output_dir, "final"))
     merged, mtok = llm.load_for_inference(merged_dir)
     a = [p["output"] for p in inference.predict_cci(model, tok, dev, progress=False)]

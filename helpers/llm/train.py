@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import sys
 import time
 from dataclasses import dataclass, field, replace
@@ -260,9 +261,10 @@ def _kit_trainer_class():
 
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
             if not (self.answer_only_head and not return_outputs and self.accelerator.num_processes == 1
-                    and self.label_smoother is None and self.compute_loss_func is None):
+                    and self.args.n_gpu <= 1 and self.label_smoother is None and self.compute_loss_func is None):
                 return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
-            loss = answer_only_loss(model, inputs)
+            with self.accelerator.autocast():  # mixed precision as the model's own forward gets it
+                loss = answer_only_loss(model, inputs)
             if self.model_accepts_loss_kwargs and num_items_in_batch is not None:
                 return loss / num_items_in_batch  # the Trainer's own normalisation under accumulation
             return loss / (inputs["labels"][:, 1:] != -100).sum().clamp(min=1)
@@ -305,7 +307,7 @@ def _complete(checkpoint: Path) -> bool:
             and any((checkpoint / name).is_file() for name in _WEIGHTS))
 
 
-def _batching_plan(cfg: LLMConfig, examples: list[dict], engine, has_max_steps: bool):
+def _batching_plan(cfg: LLMConfig, examples: list[dict], engine, has_max_steps: bool, auto_off: bool = False):
     """``(sampler or None, TrainingArguments overrides)``: micro-batches, gradient accumulation,
     and — when the data would give fewer than ``cfg.min_optimizer_steps`` optimizer steps (the
     shipped samples on a GPU, say) — a smaller effective batch, warm-up and logging interval that
@@ -336,7 +338,6 @@ def _batching_plan(cfg: LLMConfig, examples: list[dict], engine, has_max_steps: 
         accum = max(1, round(effective / sampler.mean_batch))
         micro_batches = len(sampler)
         plan.update(gradient_accumulation_steps=accum)
-        auto_off = cfg.gradient_checkpointing == "auto" and _gpu_gib(None) and not use_checkpointing(cfg, engine.name)
         print(msg(f"토큰 예산 {budget}: 마이크로배치 {len(sampler)}개 (평균 {sampler.mean_batch:.1f}문장), "
                   f"그래디언트 누적 {accum}" + (" (활성값이 메모리에 들어가 gradient checkpointing 끔)" if auto_off else ""),
                   f"token budget {budget}: {len(sampler)} micro-batches of {sampler.mean_batch:.1f} sequences on "
@@ -437,13 +438,15 @@ def train(cfg: LLMConfig, records: Sequence, *, resume: bool = True, force_resum
     checkpoint = last_checkpoint(cfg.output_dir) if resume else None
     if checkpoint:
         _check_resume(Path(cfg.output_dir), fingerprint, force_resume)
+    decided = with_checkpointing(cfg, engine.name)  # once: the budget and the engine follow it
+    auto_off = cfg.gradient_checkpointing == "auto" and not decided.gradient_checkpointing and _gpu_gib(None) is not None
     if model is None:
         model, tokenizer = engine.load(cfg)
-        model = engine.add_adapters(model, with_checkpointing(cfg, engine.name))
+        model = engine.add_adapters(model, decided)
     examples = sft_examples(records, tokenizer, cfg)
 
     def build(run_cfg: LLMConfig):
-        sampler, plan = _batching_plan(run_cfg, examples, engine, "max_steps" in arg_overrides)
+        sampler, plan = _batching_plan(run_cfg, examples, engine, "max_steps" in arg_overrides, auto_off)
         trainer = _kit_trainer_class()(
             model=model, args=training_arguments(cfg, **{**plan, **arg_overrides}), train_dataset=examples,
             data_collator=AnswerOnlyCollator(tokenizer.pad_token_id, engine.pad_multiple, cfg.max_length),
@@ -454,7 +457,7 @@ def train(cfg: LLMConfig, records: Sequence, *, resume: bool = True, force_resum
         trainer.answer_only_head = cfg.answer_only_head and answer_only_head_supported(model)
         return trainer, sampler
 
-    trainer, sampler = build(cfg)
+    trainer, sampler = build(decided)
     if checkpoint:
         print(msg(f"{checkpoint}에서 이어서 학습합니다", f"resuming from {checkpoint}"))
     if trainer.is_world_process_zero():
@@ -475,7 +478,7 @@ def train(cfg: LLMConfig, records: Sequence, *, resume: bool = True, force_resum
             from ..core.hardware import free_memory
 
             free_memory()
-            trainer, sampler = build(replace(cfg, max_tokens_per_batch=smaller))
+            trainer, sampler = build(replace(decided, max_tokens_per_batch=smaller))
     seconds = time.perf_counter() - t0
     history = list(trainer.state.log_history)
     if not any("loss" in r for r in history):
@@ -548,58 +551,73 @@ def _config_of(model_dir: Path) -> LLMConfig:
 
 def merge_adapter(adapter_dir: str | Path, out_dir: str | Path, how: str = "auto") -> Path:
     """Merge a LoRA adapter into its 16-bit base model and save the result (with the tokenizer
-    and a config that loads it as a full model).
+    and a config that loads it as a full model) in ``out_dir``, which must be new or empty.
 
     ``how``: ``"gpu"`` loads the base on the GPU and merges there with peft; ``"shards"``
     merges one safetensors shard at a time on the CPU (:func:`merge_lora_shards`: about two
     shards of RAM — measured 0.97 GiB for 500-MB shards, ``bench/merge_check.py`` — where peft
     loads the whole base: 16 GB for 8B in 16 bits, more than a free Colab's RAM);
     ``"cpu"`` loads the whole base on the CPU with peft; ``"auto"`` takes the GPU where the
-    16-bit model fits in its memory, the shards otherwise.
+    16-bit model fits in its *free* memory, the shards otherwise.
+
+    The base is the 16-bit model that ``kit_llm_config.json`` names (on a GPU unsloth may have
+    trained on its pre-quantized 4-bit copy); an adapter folder without that file names its
+    base in peft's ``adapter_config.json``.
     """
     adapter_dir, out_dir = Path(adapter_dir), Path(out_dir)
     cfg = _config_of(adapter_dir)
-    if out_dir.resolve() in (adapter_dir.resolve(), Path(cfg.model_name).resolve()):
-        raise KitError(msg(f"병합 결과를 입력 폴더({out_dir})에 쓸 수 없습니다. 다른 폴더를 주세요",
-                           f"the merged model would overwrite an input ({out_dir}); choose another folder"))
+    if not (adapter_dir / CONFIG_FILE).is_file() and (adapter_dir / "adapter_config.json").is_file():
+        peft_conf = json.loads((adapter_dir / "adapter_config.json").read_text(encoding="utf-8"))
+        cfg = replace(cfg, model_name=peft_conf["base_model_name_or_path"], method="lora")
+    inputs = [adapter_dir.resolve()] + ([Path(cfg.model_name).resolve()] if os.path.isdir(cfg.model_name) else [])
+    target = out_dir.resolve()
+    if any(target == p or target in p.parents for p in inputs) or (out_dir.is_dir() and any(out_dir.iterdir())):
+        raise KitError(msg(f"병합 결과 폴더 {out_dir}는 비어 있지 않거나 입력을 담고 있습니다. 새 폴더를 주세요",
+                           f"the merge's output folder {out_dir} is not empty or holds an input; give a new folder"))
     if how == "auto":
-        from ..core.hardware import cuda_available
-
-        how = "gpu" if cuda_available() and _fits_16bit(cfg) else "shards"
+        how = "gpu" if _fits_16bit(cfg, free=True) else "shards"
     if how == "shards":
         merge_lora_shards(adapter_dir, cfg.model_name, out_dir, revision=cfg.revision)
     elif how in ("gpu", "cpu"):
         from peft import PeftModel
         from transformers import AutoModelForCausalLM
 
-        from ..core.hardware import torch_dtype
+        from ..core.hardware import free_memory, torch_dtype
         from .engines import _remote_code_kwargs
 
-        # the 16-bit base the kit's config names, not the adapter's own base path: on a GPU,
-        # unsloth trains on its pre-quantized 4-bit copy of a model where one exists
         base = AutoModelForCausalLM.from_pretrained(cfg.model_name, dtype=torch_dtype(), **_remote_code_kwargs(cfg),
                                                     **({"device_map": {"": 0}} if how == "gpu" else {}))
         PeftModel.from_pretrained(base, str(adapter_dir)).merge_and_unload().save_pretrained(out_dir)
         del base
+        free_memory()  # give the GPU back (a server may start next in this process)
     else:
         raise ValueError(f"how must be auto, gpu, cpu or shards, not {how!r}")
-    load_tokenizer(cfg, str(adapter_dir)).save_pretrained(out_dir)
+    tok_source = adapter_dir if (adapter_dir / "tokenizer_config.json").is_file() else cfg.model_name
+    load_tokenizer(cfg, str(tok_source)).save_pretrained(out_dir)
     from ..core.io import write_text
 
     write_text(replace(cfg, method="full", model_name=str(out_dir)).to_json(), out_dir / CONFIG_FILE)
     return out_dir
 
 
+#: peft LoRA settings a plain ``W + scale·B·A`` per weight cannot merge.
+_UNMERGEABLE = ("use_dora", "rank_pattern", "alpha_pattern", "modules_to_save", "fan_in_fan_out", "lora_bias",
+                "trainable_token_indices", "target_parameters", "layer_replication")
+
+
 def _lora_deltas(adapter_dir: Path) -> tuple[dict, float]:
     """``({base weight name: (A, B)}, scale)`` of a saved peft LoRA adapter; a :class:`KitError`
-    for what a plain ``W + scale·B·A`` does not merge (DoRA, per-module ranks, extra modules)."""
+    for anything a plain ``W + scale·B·A`` does not merge (DoRA, per-module ranks, biases,
+    embedding adapters, extra modules or tensors — saved copies of base layers included, which
+    the kit never writes: ``save_adapter`` passes ``save_embedding_layers=False``)."""
     from safetensors.torch import load_file
 
     conf = json.loads((adapter_dir / "adapter_config.json").read_text(encoding="utf-8"))
-    unsupported = [k for k in ("use_dora", "rank_pattern", "alpha_pattern", "modules_to_save", "fan_in_fan_out")
-                   if conf.get(k)]
     weights = adapter_dir / "adapter_model.safetensors"
-    if conf.get("peft_type") != "LORA" or unsupported or not weights.is_file():
+    tensors = load_file(str(weights)) if weights.is_file() else {}
+    pattern = re.compile(r"^base_model\.model\.(.+)\.lora_([AB])\.weight$")
+    unsupported = [k for k in _UNMERGEABLE if conf.get(k)] + sorted(k for k in tensors if not pattern.match(k))[:3]
+    if conf.get("peft_type") != "LORA" or unsupported or not tensors:
         raise KitError(msg(f"{adapter_dir}: 조각별 병합은 평범한 LoRA 어댑터(safetensors)만 됩니다 ({unsupported}). "
                            "how='cpu'나 'gpu'를 쓰세요",
                            f"{adapter_dir}: shard-by-shard merging handles plain LoRA adapters in safetensors only "
@@ -607,12 +625,14 @@ def _lora_deltas(adapter_dir: Path) -> tuple[dict, float]:
     r = conf["r"]
     scale = conf["lora_alpha"] / (math.sqrt(r) if conf.get("use_rslora") else r)
     pairs: dict[str, dict] = {}
-    for key, tensor in load_file(str(weights)).items():
-        for part in ("lora_A", "lora_B"):
-            if f".{part}." in key:
-                module = key.split(f".{part}.")[0].removeprefix("base_model.model.")
-                pairs.setdefault(f"{module}.weight", {})[part] = tensor
-    return {k: (v["lora_A"], v["lora_B"]) for k, v in pairs.items()}, scale
+    for key, tensor in tensors.items():
+        module, part = pattern.match(key).groups()  # type: ignore[union-attr]
+        pairs.setdefault(f"{module}.weight", {})[part] = tensor
+    incomplete = sorted(k for k, v in pairs.items() if set(v) != {"A", "B"})
+    if incomplete:
+        raise KitError(msg(f"{adapter_dir}: LoRA 행렬 한 쪽이 없습니다: {incomplete[:3]}",
+                           f"{adapter_dir}: LoRA matrices without their pair: {incomplete[:3]}"))
+    return {k: (v["A"], v["B"]) for k, v in pairs.items()}, scale
 
 
 def _merge_shard(src: Path, dst: Path, deltas: dict, scale: float) -> set[str]:
@@ -631,43 +651,50 @@ def _merge_shard(src: Path, dst: Path, deltas: dict, scale: float) -> set[str]:
 
 def merge_lora_shards(adapter_dir: str | Path, base: str, out_dir: str | Path, revision: str | None = None) -> Path:
     """Merge a LoRA adapter into a 16-bit safetensors checkpoint one shard at a time:
-    ``W + scale·B·A`` (computed in fp32, stored in the shard's dtype), every other tensor and the
-    shard layout unchanged, so memory stays at one shard. Written by hand because peft merges
-    only a model it has loaded whole. ``base``: a local folder or a hub id (its cached or
-    downloaded files). Refuses a quantized base, and an adapter module the base lacks (an
-    ``lm_head`` adapter on tied embeddings, say), rather than writing a half-merged model."""
+    ``W + scale·B·A`` (computed in fp32, stored in the shard's dtype), every other tensor, file
+    and the shard layout unchanged, so memory stays at about two shards. Written by hand because
+    peft merges only a model it has loaded whole. ``base``: a local folder or a hub id (its
+    cached or downloaded files). Everything is checked before anything is written: a quantized
+    base, an adapter module the base has no weight for, and an ``lm_head`` adapter on a head tied
+    to the embeddings (transformers would re-tie it on loading and drop the change) are refused."""
     import shutil
+
+    from safetensors import safe_open
 
     adapter_dir, out_dir = Path(adapter_dir), Path(out_dir)
     deltas, scale = _lora_deltas(adapter_dir)
     base_dir = Path(base) if os.path.isdir(base) else Path(__import__("huggingface_hub").snapshot_download(
-        base, revision=revision, allow_patterns=["*.json", "*.safetensors"]))
+        base, revision=revision, allow_patterns=["*.json", "*.safetensors", "*.py"]))
     config = json.loads((base_dir / "config.json").read_text(encoding="utf-8"))
     if config.get("quantization_config"):
         raise KitError(msg(f"{base}는 양자화된 체크포인트라 병합할 수 없습니다. 16비트 원본 모델이 필요합니다",
                            f"{base} is a quantized checkpoint; merging needs the 16-bit base model"))
     index = base_dir / "model.safetensors.index.json"
-    shards = (sorted(set(json.loads(index.read_text(encoding="utf-8"))["weight_map"].values())) if index.is_file()
-              else ["model.safetensors"] if (base_dir / "model.safetensors").is_file() else [])
-    if not shards:
+    if index.is_file():
+        weight_map = json.loads(index.read_text(encoding="utf-8"))["weight_map"]
+    elif (base_dir / "model.safetensors").is_file():
+        with safe_open(str(base_dir / "model.safetensors"), "pt") as f:
+            weight_map = {k: "model.safetensors" for k in f.keys()}
+    else:
         raise KitError(msg(f"{base_dir}에 safetensors 가중치가 없습니다. how='cpu'를 쓰세요",
                            f"no safetensors weights in {base_dir}; use how='cpu'"))
+    tied = config.get("tie_word_embeddings", False) and "lm_head.weight" in deltas
+    missing = sorted(set(deltas) - set(weight_map)) or (["lm_head.weight"] if tied else [])
+    if missing:
+        raise KitError(msg(f"어댑터의 {missing[:3]}를 {base}의 가중치에 병합할 수 없습니다 "
+                           "(lm_head가 임베딩과 묶인 모델이면 lm_head 어댑터는 병합할 수 없습니다). 아무것도 쓰지 않았습니다",
+                           f"the adapter's {missing[:3]} cannot be merged into a weight of the base {base} (an lm_head "
+                           "adapter on a model whose head is tied to its embeddings cannot be merged); nothing was "
+                           "written"))
     out_dir.mkdir(parents=True, exist_ok=True)
-    done: set[str] = set()
     from tqdm.auto import tqdm
 
+    shards = sorted(set(weight_map.values()))
     for shard in tqdm(shards, desc="merging", disable=len(shards) < 2):
-        done |= _merge_shard(base_dir / shard, out_dir / shard, deltas, scale)
-    missing = sorted(set(deltas) - done)
-    if missing:
-        shutil.rmtree(out_dir)
-        raise KitError(msg(f"어댑터의 {missing[:3]}가 {base}의 가중치에 없어 병합하지 않았습니다 "
-                           "(lm_head가 임베딩과 묶인 모델이면 lm_head 어댑터는 병합할 수 없습니다)",
-                           f"the base {base} has no weight for the adapter's {missing[:3]} (an lm_head adapter on "
-                           "a model whose head is tied to its embeddings cannot be merged); nothing was written"))
-    for name in ("config.json", "generation_config.json", "model.safetensors.index.json"):
-        if (base_dir / name).is_file():
-            shutil.copyfile(base_dir / name, out_dir / name)
+        _merge_shard(base_dir / shard, out_dir / shard, deltas, scale)
+    for path in sorted(base_dir.iterdir()):  # config, generation config, index, remote code: as they are
+        if path.is_file() and path.suffix in (".json", ".py") and not (out_dir / path.name).exists():
+            shutil.copyfile(path, out_dir / path.name)
     return out_dir
 
 
@@ -708,14 +735,20 @@ def load_for_inference(model_dir: str | Path, method: str | None = None, cfg: LL
     return model, tok
 
 
-def _fits_16bit(cfg: LLMConfig) -> bool:
-    from ..core.hardware import gpu_info
+def _fits_16bit(cfg: LLMConfig, free: bool = False) -> bool:
+    """Whether the 16-bit model (and a batch of eight) fits in 85 % of the GPU — of its free
+    memory with ``free`` (a notebook may still hold a model); False without a GPU."""
+    from ..core.hardware import cuda_available, gpu_info
     from ..memory import estimate_memory
-
-    info = gpu_info()
-    if info is None:
-        return False
     from .choice import shape_for
 
+    info = gpu_info()
+    if info is None or not cuda_available():
+        return False
+    gib = info[1]
+    if free:
+        import torch
+
+        gib = min(gib, torch.cuda.mem_get_info()[0] / 2**30)
     need = estimate_memory(shape_for(cfg.model_name), "inference-16bit", cfg.max_length, 8)["total_gib"]
-    return need <= 0.85 * info[1]
+    return need <= 0.85 * gib
