@@ -76,6 +76,7 @@ def run(how: str) -> dict:
             time.sleep(0.01)
 
     out = CACHE / f"merged-{how}"
+    __import__("shutil").rmtree(out, ignore_errors=True)  # merge_adapter refuses a folder that is not empty
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
     t0 = time.perf_counter()
