@@ -23,7 +23,6 @@ side, their means and spreads, the ratio, and whether both sides gave the same a
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import statistics
 import sys
@@ -34,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from train_entry import CKPT, OUT, WINDOW_S, records  # noqa: E402
+from train_entry import CKPT, WINDOW_S, records, save_row  # noqa: E402
 
 WINDOWS = 3
 SCORE_BATCH = 16  # the plain loop's batch (the kit uses its token budget)
@@ -182,10 +181,7 @@ def main() -> None:
     row = {"score": score, "generate": generate}[args.phase]()
     row.update(gpu=torch.cuda.get_device_name(0), torch=torch.__version__, window_s=WINDOW_S,
                command=f"python bench/infer_entry.py {args.phase}")
-    OUT.mkdir(parents=True, exist_ok=True)
-    with open(OUT / "infer_entry.jsonl", "a", encoding="utf-8") as f:
-        f.write(json.dumps(row, ensure_ascii=False) + "\n")
-    print(json.dumps(row, ensure_ascii=False))
+    save_row(row, "infer_entry.jsonl")
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from train_entry import CACHE, CKPT, OUT  # noqa: E402
+from train_entry import CACHE, CKPT, save_row  # noqa: E402
 
 ADAPTER = CACHE / "merge-adapter"
 
@@ -121,10 +121,7 @@ def main() -> None:
             row["max_abs_diff_vs_shards"] = largest_difference(CACHE / f"merged-{row['how']}", CACHE / "merged-shards")
     line = {"model": f"{CKPT.name} (bf16 stand-in)", "adapter": "LoRA r16/alpha32, seven projections, random",
             "rows": rows, "command": "python bench/merge_check.py"}
-    OUT.mkdir(parents=True, exist_ok=True)
-    with open(OUT / "merge_check.jsonl", "a", encoding="utf-8") as f:
-        f.write(json.dumps(line, ensure_ascii=False) + "\n")
-    print(json.dumps(line, ensure_ascii=False))
+    save_row(line, "merge_check.jsonl")
 
 
 if __name__ == "__main__":

@@ -40,6 +40,14 @@ CKPT = Path(os.environ.get("BENCH_CKPT", CACHE / "llama3-8b-shape"))
 WINDOW_S, WINDOWS, WARMUP_STEPS = float(os.environ.get("BENCH_WINDOW_S", 30)), 3, int(os.environ.get("BENCH_WARMUP", 10))
 
 
+def save_row(row: dict, name: str) -> None:
+    """Append ``row`` to ``$BENCH_OUT/<name>`` (JSON lines, Korean unescaped) and print it."""
+    from helpers.core.io import append_jsonl
+
+    append_jsonl([row], OUT / name)
+    print(json.dumps(row, ensure_ascii=False), flush=True)
+
+
 def records(tok, n: int = 1200, seed: int = 0, target_mean: int = 450):
     """CCI records whose rendered prompts have about the real length distribution."""
     from helpers import data, synthetic
@@ -265,10 +273,7 @@ def main() -> int:
            "mean": round(sum(w) / max(len(w), 1)), "spread_pct": round(100 * (max(w) - min(w)) / (sum(w) / len(w)), 1)
            if w else None, "peak_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2),
            "wall_s": round(time.time() - t0)}
-    OUT.mkdir(parents=True, exist_ok=True)
-    with open(OUT / "train_entry.jsonl", "a", encoding="utf-8") as f:
-        f.write(json.dumps(row, ensure_ascii=False) + "\n")
-    print(json.dumps(row, ensure_ascii=False), flush=True)
+    save_row(row, "train_entry.jsonl")
     return 0
 
 

@@ -168,7 +168,8 @@ def predict(model, tokenizer, records: Sequence, style: str = "base", *, generat
     elif len(prompts) != len(records):
         raise ValueError(f"{len(prompts)} prompts for {len(records)} records")
     choice = [i for i, r in enumerate(records) if tasks.task_of(r).mode(r) == "choice"]
-    other = [i for i, r in enumerate(records) if i not in set(choice)]
+    scored = set(choice)
+    other = [i for i in range(len(records)) if i not in scored]
     groups: dict[tuple, list[int]] = {}
     for i in choice:  # records with the same letters are scored together
         groups.setdefault(tuple(tasks.task_of(records[i]).letters(records[i])), []).append(i)

@@ -35,8 +35,8 @@ FULL_PRESETS: dict[str, dict] = {
 #: Smoke-mode settings per task beyond :data:`SMOKE_SETTINGS`.
 SMOKE_PRESETS: dict[str, dict] = {
     # 대화 맥락 추론 (the lessons' "balanced" records): 4 epochs leave the rule learned in part,
-    # each seed with its own gaps (seeds 43-45: 65, 83 and 87 %), so lesson 05's vote has
-    # something to fix (tests/test_ensemble.py).
+    # each seed with its own gaps (see ENSEMBLE_SEEDS), so lesson 05's vote has something to
+    # fix (tests/test_ensemble.py).
     "cci": {"epochs": 4.0},
     "dcs": {"epochs": 4.0},  # two tasks in one adapter: a few more steps
     "sc": {"epochs": 4.0},

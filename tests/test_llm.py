@@ -301,6 +301,9 @@ def test_shard_by_shard_merge_equals_peft_merge(tiny_llm_dir, tmp_path):
         with pytest.raises(KitError, match="not empty or holds an input"):
             llm.merge_adapter(tmp_path / "adapter", out)
     assert (tmp_path / "adapter" / "adapter_config.json").is_file()
+    with pytest.raises(KitError, match="not a LoRA adapter folder"):
+        llm.merge_adapter(tmp_path / "base", tmp_path / "from-a-model-folder")
+    assert not (tmp_path / "from-a-model-folder").exists()
     # what a plain W + scale·B·A cannot merge is refused: an embedding adapter
     emb = get_peft_model(AutoModelForCausalLM.from_pretrained(tmp_path / "base", dtype=torch.bfloat16),
                          LoraConfig(r=4, lora_alpha=16, target_modules=["embed_tokens", "q_proj"], init_lora_weights=False))

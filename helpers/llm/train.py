@@ -150,7 +150,8 @@ def use_checkpointing(cfg: LLMConfig, engine: str, gpu_gib: float | None = None,
     checkpointing would allow also fits without it (85 % of the card), on otherwise.
 
     Without checkpointing the backward pass does not run the forward a second time; the memory
-    it needs grows with the micro-batch instead. ``bench/train_entry.py`` measures the gain.
+    it needs grows with the micro-batch instead: +46 % tokens/s for 8B QLoRA on an H200, for
+    58 GiB more (``bench/train_entry.py``, ``bench/results/SUMMARY.md``).
 
     >>> cfg = LLMConfig(model_name="MLP-KTLim/llama-3-Korean-Bllossom-8B")
     >>> [use_checkpointing(cfg, "unsloth", gib) for gib in (15, 24, 80, 141)]  # T4, 24 GB, H100, H200
@@ -565,8 +566,11 @@ def merge_adapter(adapter_dir: str | Path, out_dir: str | Path, how: str = "auto
     base in peft's ``adapter_config.json``.
     """
     adapter_dir, out_dir = Path(adapter_dir), Path(out_dir)
+    if not (adapter_dir / "adapter_config.json").is_file():
+        raise KitError(msg(f"LoRA 어댑터 폴더가 아닙니다 (adapter_config.json 없음): {adapter_dir}",
+                           f"not a LoRA adapter folder (no adapter_config.json): {adapter_dir}"))
     cfg = _config_of(adapter_dir)
-    if not (adapter_dir / CONFIG_FILE).is_file() and (adapter_dir / "adapter_config.json").is_file():
+    if not (adapter_dir / CONFIG_FILE).is_file():
         peft_conf = json.loads((adapter_dir / "adapter_config.json").read_text(encoding="utf-8"))
         cfg = replace(cfg, model_name=peft_conf["base_model_name_or_path"], method="lora")
     inputs = [adapter_dir.resolve()] + ([Path(cfg.model_name).resolve()] if os.path.isdir(cfg.model_name) else [])
