@@ -51,6 +51,10 @@ except Exception as err:  # the run reports it; it must not start uncapped silen
 """
 
 _PEAK = """
+try:  # a notebook's display() outside IPython
+    from IPython.display import display
+except ImportError:
+    display = print
 import atexit, json, os
 def _kit_bench_peak():
     import torch

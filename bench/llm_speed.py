@@ -3,6 +3,7 @@
 Run on the device (PYTHONPATH holds the carried wheels, see bench/README.md)::
 
     python bench/llm_speed.py prepare                       # random-weight Llama-3-8B-shaped checkpoint
+    python bench/llm_speed.py prepare --shape solar-11b     # the 40/80 GB default's shape (Solar-Ko-Recovery-11B)
     python bench/llm_speed.py train --paths seed unsloth kit kit-hf
     python bench/llm_speed.py score
     python bench/llm_speed.py generate
@@ -34,6 +35,12 @@ MODEL_LEN = 1024  # max_length the models are loaded with (sequences are at most
 LLAMA3_8B = dict(vocab_size=128256, hidden_size=4096, intermediate_size=14336, num_hidden_layers=32,
                  num_attention_heads=32, num_key_value_heads=8, max_position_embeddings=8192, rope_theta=500000.0,
                  tie_word_embeddings=False)
+#: beomi/Solar-Ko-Recovery-11B: Solar 10.7B's depth-upscaled Llama (48 layers) with the extended
+#: Korean vocabulary (the shape helpers.llm.choice.KNOWN_SHAPES estimates with).
+SOLAR_11B = dict(vocab_size=46592, hidden_size=4096, intermediate_size=14336, num_hidden_layers=48,
+                 num_attention_heads=32, num_key_value_heads=8, max_position_embeddings=4096, rope_theta=10000.0,
+                 tie_word_embeddings=False)
+SHAPES = {"llama3-8b": LLAMA3_8B, "solar-11b": SOLAR_11B}
 
 
 def log(record: dict) -> None:
@@ -57,15 +64,18 @@ def sequences(seed: int = 0) -> list[dict]:
 # ----------------------------------------------------------------------------- prepare
 
 
-def prepare() -> None:
+def prepare(shape: str = "llama3-8b") -> None:
+    """A random-weight checkpoint of ``shape`` (:data:`SHAPES`) under ``$BENCH_CACHE/<shape>-shape``,
+    with a BPE tokenizer trained on the shipped text; built once."""
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
     from helpers.core.chat import CHAT_TEMPLATE
     from helpers.vocab import train_bpe
 
-    if (CKPT / "config.json").is_file():
-        print("checkpoint exists:", CKPT)
+    folder = CACHE / f"{shape}-shape"
+    if (folder / "config.json").is_file():
+        print("checkpoint exists:", folder)
         return
     t0 = time.time()
     tok = train_bpe(vocab_size=4000, extra_special=("<|system|>", "<|user|>", "<|assistant|>"))
@@ -73,13 +83,13 @@ def prepare() -> None:
     torch.manual_seed(0)
     torch.set_default_dtype(torch.bfloat16)
     with torch.device("cuda"):
-        model = LlamaForCausalLM(LlamaConfig(**LLAMA3_8B, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
+        model = LlamaForCausalLM(LlamaConfig(**SHAPES[shape], bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
                                              pad_token_id=tok.pad_token_id))
-    for p in model.parameters():  # small random weights keep activations finite through 32 layers
+    for p in model.parameters():  # small random weights keep activations finite through all layers
         p.data.normal_(0, 0.02)
-    model.save_pretrained(CKPT, max_shard_size="4GB")
-    tok.save_pretrained(CKPT)
-    print(f"prepared {CKPT} in {time.time() - t0:.0f} s")
+    model.save_pretrained(folder, max_shard_size="4GB")
+    tok.save_pretrained(folder)
+    print(f"prepared {folder} in {time.time() - t0:.0f} s")
 
 
 # ----------------------------------------------------------------------------- train
@@ -310,9 +320,10 @@ def main() -> None:
     parser.add_argument("phase", choices=["prepare", "train", "parity", "score", "generate", "report"])
     parser.add_argument("--paths", nargs="*", default=["seed", "unsloth", "kit", "kit-hf"])
     parser.add_argument("--one", default=None)
+    parser.add_argument("--shape", choices=sorted(SHAPES), default="llama3-8b", help="prepare: which architecture")
     args = parser.parse_args()
     if args.phase == "prepare":
-        prepare()
+        prepare(args.shape)
     elif args.phase == "report":
         report()
     elif args.one:

@@ -12,11 +12,14 @@ the unsloth engine's defaults, used by both paths).
     python bench/train_entry.py kit            # llm.train(LLMConfig(model_name=CKPT)) — the defaults
     python bench/train_entry.py unsloth-sorted
     python bench/train_entry.py unsloth-sorted-no-checkpointing   # the same with checkpointing off
+    python bench/train_entry.py unsloth-sorted-no-checkpointing --batch 8   # where 16 does not fit
     python bench/train_entry.py sft-trainer    # unsloth as its notebooks use it (trl SFTTrainer)
     python bench/train_entry.py seed-recipe    # llm.train, hf engine, batch 1 x accumulation 64
     python bench/train_entry.py --cap-gib 15 --fp16 kit   # a T4's memory, standing in (not its speed)
+    python bench/train_entry.py --cap-gib 15 --fp16 unsloth-sorted   # unsloth in fp16 too, as on a T4
     python bench/train_entry.py kit --set gradient_checkpointing=true   # one named change undone
     python bench/train_entry.py kit --set answer_only_head=false
+    BENCH_CKPT=$BENCH_CACHE/solar-11b-shape python bench/train_entry.py --cap-gib 80 --method lora kit   # the 80 GB default
 
 Each run appends one JSON line to ``$BENCH_OUT/train_entry.jsonl``: tokens/s of each window,
 their mean and spread, peak memory.
@@ -37,6 +40,8 @@ sys.path.insert(0, str(ROOT))
 CACHE = Path(os.environ.get("BENCH_CACHE", ROOT / ".bench-cache"))
 OUT = Path(os.environ.get("BENCH_OUT", ROOT / "bench" / "results"))
 CKPT = Path(os.environ.get("BENCH_CKPT", CACHE / "llama3-8b-shape"))
+#: qlora (nf4 + LoRA) or lora (16-bit + LoRA), for every path: ``--method``
+METHOD = os.environ.get("BENCH_METHOD", "qlora")
 WINDOW_S, WINDOWS, WARMUP_STEPS = float(os.environ.get("BENCH_WINDOW_S", 30)), 3, int(os.environ.get("BENCH_WARMUP", 10))
 
 
@@ -103,6 +108,7 @@ def run_kit(recs, tok, **overrides) -> dict:
     from helpers import llm
 
     windows, seen = Windows(), {"tokens": 0}
+    overrides = {"method": METHOD, **overrides}
     cfg = llm.LLMConfig(model_name=str(CKPT), output_dir="/tmp/bench-kit", save_steps=10**6, epochs=50.0, **overrides)
 
     class Count(TrainerCallback):
@@ -129,15 +135,18 @@ def run_kit(recs, tok, **overrides) -> dict:
 
 
 def unsloth_model(checkpointing: bool = True):
-    """The stand-in through unsloth, 4-bit + LoRA r 16 / alpha 32, dropout 0, the seven
+    """The stand-in through unsloth, 4-bit (16-bit with ``--method lora``) + LoRA r 16 / alpha 32, dropout 0, the seven
     projections, gradient checkpointing "unsloth" (its notebooks' settings; the kit's engine
     defaults too) or none."""
     from unsloth import FastLanguageModel
 
     from helpers import llm
 
-    model, tok = FastLanguageModel.from_pretrained(model_name=str(CKPT), max_seq_length=1024, dtype=None,
-                                                   load_in_4bit=True, local_files_only=True)
+    import torch
+
+    dtype = torch.float16 if os.environ.get("KIT_PRECISION") == "fp16" else None  # --fp16: as unsloth picks on a T4
+    model, tok = FastLanguageModel.from_pretrained(model_name=str(CKPT), max_seq_length=1024, dtype=dtype,
+                                                   load_in_4bit=METHOD == "qlora", local_files_only=True)
     model = FastLanguageModel.get_peft_model(model, r=16, lora_alpha=32, lora_dropout=0,
                                              target_modules=list(llm.SEVEN_PROJECTIONS),
                                              use_gradient_checkpointing="unsloth" if checkpointing else False,
@@ -165,8 +174,8 @@ def run_unsloth_sorted(recs, tok_unused, checkpointing: bool = True, batch: int 
     while True:
         for b in batches:
             feats = [examples[i] for i in b]
-            batch = {k: v.cuda() for k, v in collate(feats).items()}
-            model(**batch).loss.backward()
+            tensors = {k: v.cuda() for k, v in collate(feats).items()}
+            model(**tensors).loss.backward()
             opt.step()
             opt.zero_grad(set_to_none=True)
             if windows.step(sum(len(f["input_ids"]) for f in feats)):
@@ -219,7 +228,8 @@ def run_sft_trainer(recs, tok_unused) -> dict:
     args = SFTConfig(output_dir="/tmp/bench-sft", per_device_train_batch_size=2, gradient_accumulation_steps=4,
                      learning_rate=2e-4, warmup_steps=5, num_train_epochs=50, optim="adamw_8bit", weight_decay=0.01,
                      lr_scheduler_type="linear", logging_steps=10**6, save_strategy="no", report_to="none",
-                     max_length=1024, packing=False, completion_only_loss=True, seed=3407)
+                     max_length=1024, packing=False, completion_only_loss=True, seed=3407,
+                     fp16=os.environ.get("KIT_PRECISION") == "fp16", bf16=os.environ.get("KIT_PRECISION") != "fp16")
     trainer = SFTTrainer(model=model, processing_class=tok, train_dataset=data, args=args, callbacks=[Count()])
     collate = trainer.data_collator
 
@@ -238,10 +248,16 @@ def main() -> int:
                                          "seed-recipe"])
     parser.add_argument("--cap-gib", type=float, default=None, help="cap GPU memory (torch per-process fraction)")
     parser.add_argument("--fp16", action="store_true", help="fp16 instead of bf16 (a T4 has no bf16)")
+    parser.add_argument("--method", choices=["qlora", "lora"], default="qlora",
+                        help="every path: nf4 QLoRA or 16-bit LoRA (the 40/80 GB default for Solar 11B); the "
+                             "checkpoint is $BENCH_CKPT (default: the Llama-3-8B shape)")
+    parser.add_argument("--batch", type=int, default=16, help="unsloth-sorted paths: rows per length-sorted batch")
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                         help="kit path: an LLMConfig field other than its default (gradient_checkpointing=true, "
                              "answer_only_head=false): one named change measured on its own")
     args = parser.parse_args()
+    global METHOD
+    METHOD = args.method
     import torch
 
     if args.path.startswith("unsloth-sorted") or args.path == "sft-trainer" or (args.path == "kit" and os.environ.get("KIT_ENGINE", "auto") != "hf"):
@@ -266,9 +282,19 @@ def main() -> int:
         parser.error("--set applies to the kit path only")
     for key in [k for k, v in overrides.items() if v.lower() in ("true", "false")]:
         overrides[key] = overrides[key].lower() == "true"
-    res = run_kit(recs, tok, **overrides) if overrides else runs[args.path](recs, tok)
+    if args.batch != 16 and not args.path.startswith("unsloth-sorted"):
+        parser.error("--batch applies to the unsloth-sorted paths only")
+    if overrides:
+        res = run_kit(recs, tok, **overrides)
+    elif args.path == "unsloth-sorted-no-checkpointing":
+        res = run_unsloth_sorted(recs, tok, checkpointing=False, batch=args.batch)
+    elif args.path == "unsloth-sorted":
+        res = run_unsloth_sorted(recs, tok, batch=args.batch)
+    else:
+        res = runs[args.path](recs, tok)
     w = res.pop("windows")
-    row = {"path": args.path + "".join(f" {k}={v}" for k, v in overrides.items()), **res, "cap_gib": args.cap_gib, "fp16": args.fp16, "records": len(recs),
+    row = {"path": args.path + "".join(f" {k}={v}" for k, v in overrides.items()), **res, "cap_gib": args.cap_gib, "fp16": args.fp16,
+           "model": CKPT.name, "method": METHOD, "records": len(recs),
            "mean_prompt_tokens": round(sum(lengths) / len(lengths)), "tokens_per_s": [round(x) for x in w],
            "mean": round(sum(w) / max(len(w), 1)), "spread_pct": round(100 * (max(w) - min(w)) / (sum(w) / len(w)), 1)
            if w else None, "peak_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2),

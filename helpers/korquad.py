@@ -186,9 +186,11 @@ def build_features(examples: Sequence[QAExample], tok, cfg: QAConfig, *, train: 
     feats: dict[str, list] = {k: [] for k in ("input_ids", "attention_mask", "token_type_ids", "example_index", "offset_mapping")}
     if train:
         feats["start_positions"], feats["end_positions"] = [], []
+    reached = [0] * len(examples)  # the furthest context character some window holds
     for i, ex_idx in enumerate(enc["overflow_to_sample_mapping"]):
         seq_ids = enc.sequence_ids(i)
         seg = contexts[ex_idx]
+        reached[ex_idx] = max([reached[ex_idx]] + [e for sid, (_, e) in zip(seq_ids, enc["offset_mapping"][i]) if sid == 1])
         offsets = [seg.span_to_original(s, e) if sid == 1 and e > s else None
                    for sid, (s, e) in zip(seq_ids, enc["offset_mapping"][i])]
         for key in ("input_ids", "attention_mask"):
@@ -201,7 +203,35 @@ def build_features(examples: Sequence[QAExample], tok, cfg: QAConfig, *, train: 
                                           if hf.cls_token_id in enc["input_ids"][i] else 0)
             feats["start_positions"].append(start)
             feats["end_positions"].append(end)
+    _check_windows_cover(examples, contexts, reached, hf)
     return feats
+
+
+def _check_windows_cover(examples: Sequence[QAExample], contexts: list, reached: list[int], hf) -> None:
+    """Stop when the windows of some example do not reach the end of its context.
+
+    tokenizers 0.23.1 and 0.23.2 stop tokenizing at ``max_length`` when truncation is on and so
+    return at most two overflowing windows (huggingface/tokenizers#2091): answers further on
+    would silently never be trained on or found. The kit asks for ``tokenizers>=0.23.3``; this
+    check catches an older install (or any tokenizer that drops windows).
+    """
+    from .core.messages import KitError, msg
+
+    full = hf([c.text for c in contexts], add_special_tokens=False, return_offsets_mapping=True,
+              verbose=False)["offset_mapping"]  # every token: no truncation, so no early stop either
+    for ex, c, offsets, got in zip(examples, contexts, full, reached):
+        end = max((e for _, e in offsets), default=0)
+        if got < end:
+            import tokenizers
+
+            stop = c.span_to_original(0, got)[1] if got else 0
+            raise KitError(msg(
+                f"질문 {ex.id}: 슬라이딩 창이 지문 글자 {stop}에서 멈춥니다 "
+                f"(지문 길이 {len(ex.context)}자). tokenizers {tokenizers.__version__}는 넘친 창을 버립니다 "
+                "(0.23.1–0.23.2의 버그): pip install 'tokenizers>=0.23.3'",
+                f"question {ex.id}: the sliding windows stop at context character "
+                f"{stop} of {len(ex.context)}. tokenizers {tokenizers.__version__} drops "
+                "overflowing windows (a bug of 0.23.1-0.23.2): pip install 'tokenizers>=0.23.3'"))
 
 
 def _label_positions(ex: QAExample, offsets: list, cls_index: int) -> tuple[int, int]:

@@ -120,8 +120,15 @@ def plot_confusion(predictions: dict[str, str], gold: dict[str, str], title: str
 
 @lru_cache(maxsize=None)
 def _mecab():
-    import mecab  # python-mecab-ko: MeCab-ko with its dictionary, no Java
+    try:
+        import mecab  # python-mecab-ko: MeCab-ko with its dictionary, no Java
+    except ImportError:
+        from .core.messages import KitError, msg
 
+        raise KitError(msg("python-mecab-ko가 설치되어 있지 않습니다: 공식 ROUGE-1은 MeCab-ko 형태소로 셉니다. "
+                           "pip install python-mecab-ko",
+                           "python-mecab-ko is not installed: the official ROUGE-1 counts MeCab-ko morphemes. "
+                           "pip install python-mecab-ko")) from None
     return mecab.MeCab()
 
 

@@ -30,6 +30,16 @@ def test_rouge1_f_by_hand(pred, ref, expected):
     assert metrics.rouge1_f(pred, ref) == pytest.approx(expected)
 
 
+def test_rouge1_without_mecab_says_what_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "mecab", None)   # import mecab now raises ImportError
+    metrics._mecab.cache_clear()
+    try:
+        with pytest.raises(ValueError, match=r"python-mecab-ko is not installed.*pip install python-mecab-ko"):
+            metrics.rouge1(["여행을"], ["여행이"])
+    finally:
+        metrics._mecab.cache_clear()
+
+
 def test_rouge1_is_the_mean_percentage_and_tokenisation_matters():
     assert metrics.rouge1(["여행을", ""], ["여행이", "처용"]) == pytest.approx(25.0)
     assert metrics.rouge1(["여행을"], ["여행이"], tokenize="whitespace") == 0.0

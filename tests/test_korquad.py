@@ -117,6 +117,40 @@ def test_windows_overlap_and_answer_straddling_a_boundary(kit_tok):
     assert all(feats["end_positions"][i] == 0 for i in cut)
 
 
+class _DropsLastWindow:
+    """A fast tokenizer that loses the last overflowing window, as tokenizers 0.23.1-0.23.2 do
+    (huggingface/tokenizers#2091)."""
+
+    def __init__(self, hf):
+        self._hf = hf
+
+    def __getattr__(self, name):
+        return getattr(self._hf, name)
+
+    def __call__(self, *args, **kwargs):
+        from transformers import BatchEncoding
+
+        enc = self._hf(*args, **kwargs)
+        if not kwargs.get("return_overflowing_tokens"):
+            return enc
+        keep = len(enc["input_ids"]) - 1
+        return BatchEncoding({k: v[:keep] for k, v in enc.items()}, encoding=enc.encodings[:keep], n_sequences=2)
+
+
+def test_windows_that_stop_before_the_context_ends_are_an_error(kit_tok):
+    import copy
+
+    cfg = QAConfig(max_seq_length=32, doc_stride=8, max_query_length=8)
+    filler = " ".join(f"문장{i}은 짧다." for i in range(12))
+    ex = _example(filler + " 정답은 세종대왕이다.", "세종대왕")
+    assert len(korquad.build_features([ex], kit_tok, cfg)["input_ids"]) > 2  # the real tokenizer covers it
+    broken = copy.copy(kit_tok)
+    broken.hf = _DropsLastWindow(kit_tok.hf)
+    with pytest.raises(ValueError, match=r"question q1: the sliding windows stop at context character \d+ of "
+                                         rf"{len(ex.context)}\. tokenizers .* pip install 'tokenizers>=0\.23\.3'"):
+        korquad.build_features([ex], broken, cfg, train=False)
+
+
 @pytest.mark.parametrize("context, answer", [
     ("세종대왕은 조선의 제4대 왕이다.", "세종대왕"),                    # very start
     ("조선의 제4대 왕은 세종대왕", "세종대왕"),                          # very end
