@@ -217,18 +217,19 @@ def _check_windows_cover(examples: Sequence[QAExample], contexts: list, reached:
     """
     from .core.messages import KitError, msg
 
-    full = hf([c.text for c in contexts], add_special_tokens=False, return_offsets_mapping=True,
-              verbose=False)["offset_mapping"]  # every token: no truncation, so no early stop either
-    for ex, c, offsets, got in zip(examples, contexts, full, reached):
-        end = max((e for _, e in offsets), default=0)
+    texts = list(dict.fromkeys(c.text for c in contexts))  # KorQuAD asks several questions per context
+    whole = hf(texts, add_special_tokens=False, return_offsets_mapping=True, verbose=False)  # no truncation
+    ends = {t: max((e for _, e in offsets), default=0) for t, offsets in zip(texts, whole["offset_mapping"])}
+    for ex, c, got in zip(examples, contexts, reached):
+        end = ends[c.text]
         if got < end:
             import tokenizers
 
             stop = c.span_to_original(0, got)[1] if got else 0
             raise KitError(msg(
-                f"질문 {ex.id}: 슬라이딩 창이 지문 글자 {stop}에서 멈춥니다 "
-                f"(지문 길이 {len(ex.context)}자). tokenizers {tokenizers.__version__}는 넘친 창을 버립니다 "
-                "(0.23.1–0.23.2의 버그): pip install 'tokenizers>=0.23.3'",
+                f"질문 {ex.id}: 슬라이딩 창이 지문 {len(ex.context)}자 중 {stop}번째 글자에서 멈춥니다. "
+                f"설치된 tokenizers {tokenizers.__version__}에는 넘친 창을 버리는 버그가 있습니다(0.23.1–0.23.2): "
+                "pip install 'tokenizers>=0.23.3'",
                 f"question {ex.id}: the sliding windows stop at context character "
                 f"{stop} of {len(ex.context)}. tokenizers {tokenizers.__version__} drops "
                 "overflowing windows (a bug of 0.23.1-0.23.2): pip install 'tokenizers>=0.23.3'"))
