@@ -1,7 +1,7 @@
 """Run lessons in full mode on a GPU, as a user would, and record what happened.
 
 Each lesson's code cells run in order, as one Python process per lesson (the GPU image has no
-Jupyter kernel; the cells use nothing IPython-specific), with ``KIT_SMOKE=0`` so
+Jupyter kernel; the only IPython name the cells use, ``display``, is defined), with ``KIT_SMOKE=0`` so
 ``runtime.setup`` picks full mode, and the models named by environment variables, as a user
 on an offline server would:
 

@@ -248,7 +248,7 @@ def main() -> int:
                                          "seed-recipe"])
     parser.add_argument("--cap-gib", type=float, default=None, help="cap GPU memory (torch per-process fraction)")
     parser.add_argument("--fp16", action="store_true", help="fp16 instead of bf16 (a T4 has no bf16)")
-    parser.add_argument("--method", choices=["qlora", "lora"], default="qlora",
+    parser.add_argument("--method", choices=["qlora", "lora"], default=METHOD,
                         help="every path: nf4 QLoRA or 16-bit LoRA (the 40/80 GB default for Solar 11B); the "
                              "checkpoint is $BENCH_CKPT (default: the Llama-3-8B shape)")
     parser.add_argument("--batch", type=int, default=16, help="unsloth-sorted paths: rows per length-sorted batch")
@@ -256,8 +256,11 @@ def main() -> int:
                         help="kit path: an LLMConfig field other than its default (gradient_checkpointing=true, "
                              "answer_only_head=false): one named change measured on its own")
     args = parser.parse_args()
-    global METHOD
-    METHOD = args.method
+    if args.batch != 16 and not args.path.startswith("unsloth-sorted"):
+        parser.error("--batch applies to the unsloth-sorted paths only")
+    if args.set and args.path != "kit":
+        parser.error("--set applies to the kit path only")
+    globals()["METHOD"] = args.method  # read by every path
     import torch
 
     if args.path.startswith("unsloth-sorted") or args.path == "sft-trainer" or (args.path == "kit" and os.environ.get("KIT_ENGINE", "auto") != "hf"):
@@ -278,12 +281,8 @@ def main() -> int:
     runs = {"kit": run_kit, "unsloth-sorted": run_unsloth_sorted, "sft-trainer": run_sft_trainer,
             "seed-recipe": run_seed_recipe, "unsloth-sorted-no-checkpointing": run_unsloth_sorted_no_checkpointing}
     overrides = dict(kv.split("=", 1) for kv in args.set)
-    if overrides and args.path != "kit":
-        parser.error("--set applies to the kit path only")
     for key in [k for k, v in overrides.items() if v.lower() in ("true", "false")]:
         overrides[key] = overrides[key].lower() == "true"
-    if args.batch != 16 and not args.path.startswith("unsloth-sorted"):
-        parser.error("--batch applies to the unsloth-sorted paths only")
     if overrides:
         res = run_kit(recs, tok, **overrides)
     elif args.path == "unsloth-sorted-no-checkpointing":

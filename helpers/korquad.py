@@ -226,13 +226,16 @@ def _check_windows_cover(examples: Sequence[QAExample], contexts: list, reached:
             import tokenizers
 
             stop = c.span_to_original(0, got)[1] if got else 0
-            raise KitError(msg(
-                f"질문 {ex.id}: 슬라이딩 창이 지문 {len(ex.context)}자 중 {stop}번째 글자에서 멈춥니다. "
-                f"설치된 tokenizers {tokenizers.__version__}에는 넘친 창을 버리는 버그가 있습니다(0.23.1–0.23.2): "
-                "pip install 'tokenizers>=0.23.3'",
-                f"question {ex.id}: the sliding windows stop at context character "
-                f"{stop} of {len(ex.context)}. tokenizers {tokenizers.__version__} drops "
-                "overflowing windows (a bug of 0.23.1-0.23.2): pip install 'tokenizers>=0.23.3'"))
+            where = (f"질문 {ex.id}: 슬라이딩 창이 지문 {len(ex.context)}자 중 {stop}번째 글자에서 멈춥니다. ",
+                     f"question {ex.id}: the sliding windows stop at context character {stop} of {len(ex.context)}. ")
+            if tokenizers.__version__ in ("0.23.1", "0.23.2"):
+                raise KitError(msg(
+                    where[0] + f"설치된 tokenizers {tokenizers.__version__}에는 길이를 넘는 부분의 창(overflow)을 "
+                    "버리는 버그가 있습니다: pip install 'tokenizers>=0.23.3'",
+                    where[1] + f"tokenizers {tokenizers.__version__} drops overflowing windows (a bug of "
+                    "0.23.1-0.23.2): pip install 'tokenizers>=0.23.3'"))
+            raise KitError(msg(where[0] + f"토크나이저({type(hf).__name__})가 길이를 넘는 부분의 창(overflow)을 버립니다",
+                               where[1] + f"the tokenizer ({type(hf).__name__}) drops overflowing windows"))
 
 
 def _label_positions(ex: QAExample, offsets: list, cls_index: int) -> tuple[int, int]:

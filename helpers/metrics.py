@@ -125,10 +125,10 @@ def _mecab():
     except ImportError:
         from .core.messages import KitError, msg
 
-        raise KitError(msg("python-mecab-ko가 설치되어 있지 않습니다: 공식 ROUGE-1은 MeCab-ko 형태소로 셉니다. "
-                           "pip install python-mecab-ko",
-                           "python-mecab-ko is not installed: the official ROUGE-1 counts MeCab-ko morphemes. "
-                           "pip install python-mecab-ko")) from None
+        raise KitError(msg("python-mecab-ko가 설치되어 있지 않습니다: 공식 ROUGE-1과 BLEU는 MeCab-ko 형태소 단위로 "
+                           "셉니다. pip install python-mecab-ko",
+                           "python-mecab-ko is not installed: the official ROUGE-1 and BLEU count MeCab-ko "
+                           "morphemes. pip install python-mecab-ko")) from None
     return mecab.MeCab()
 
 

@@ -508,20 +508,23 @@ def _oom_over(limit: int, after_calls: int = 0):
     return collate
 
 
-@pytest.mark.parametrize("checkpointed, fits_without, expected", [
-    (16, 8, False),    # half of 16 fits without: off (measured: 8,192 tokens train as fast as 16,384)
-    (16, 4, True),     # a quarter only: on
-    (4, 2, True),      # half of a small micro-batch is not enough (below 8 sequences nothing is measured)
-    (4, 4, False),     # the whole of it fits without: off
+@pytest.mark.parametrize("max_length, checkpointed, fits_without, expected", [
+    (1024, 16, 8, False),   # half of 16 fits without: off (measured: 8,192 tokens train as fast as 16,384)
+    (1024, 16, 4, True),    # a quarter only: on
+    (1024, 8, 4, True),     # half of 8 x 1,024 is below the measured 8,192 tokens: the whole is needed
+    (1024, 4, 2, True),
+    (1024, 4, 4, False),    # the whole of it fits without: off
+    (512, 16, 8, True),     # 8 x 512 = 4,096 tokens: not measured, so the whole 16 must fit
+    (512, 16, 16, False),
 ])
-def test_auto_checkpointing_needs_half_the_micro_batch_and_at_least_eight(monkeypatch, checkpointed, fits_without,
-                                                                          expected):
+def test_auto_checkpointing_needs_half_the_micro_batch_and_the_measured_tokens(monkeypatch, max_length, checkpointed,
+                                                                               fits_without, expected):
     import importlib
 
     train = importlib.import_module("helpers.llm.train")  # the module (helpers.llm.train is also the function)
     monkeypatch.setattr(train, "_budget_sequences", lambda cfg, engine, gib, ckpt, most: checkpointed)
     monkeypatch.setattr(train, "_fits", lambda cfg, engine, gib, ckpt, n: ckpt or n <= fits_without)
-    cfg = llm.LLMConfig(model_name="MLP-KTLim/llama-3-Korean-Bllossom-8B")
+    cfg = llm.LLMConfig(model_name="MLP-KTLim/llama-3-Korean-Bllossom-8B", max_length=max_length)
     assert train.use_checkpointing(cfg, "unsloth", 80.0) is expected
 
 

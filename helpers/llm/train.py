@@ -144,12 +144,17 @@ def _budget_sequences(cfg: LLMConfig, engine: str, gpu_gib: float, checkpointing
     return batch
 
 
+#: The smallest micro-batch (padded tokens) measured to train as fast without checkpointing as
+#: twice as many tokens do (8B QLoRA, H200; ``bench/results/SUMMARY.md``, stop 23).
+MEASURED_HALF_TOKENS = 8192
+
+
 def use_checkpointing(cfg: LLMConfig, engine: str, gpu_gib: float | None = None, max_sequences: int = 16) -> bool:
     """Whether training recomputes activations: ``cfg.gradient_checkpointing`` when it is a
     bool; for ``"auto"``, off on a CPU, and off where the memory estimate (85 % of the card)
     says that without it half the micro-batch checkpointing would allow still fits, as long as
-    that half holds at least 8 full-length sequences (the whole micro-batch where it is smaller,
-    or where ``max_tokens_per_batch`` is a number); on otherwise.
+    that half holds at least 8,192 tokens of full-length sequences (the whole micro-batch where
+    it is smaller, or where ``max_tokens_per_batch`` is a number); on otherwise.
 
     Without checkpointing the backward pass does not run the forward a second time; the memory
     it needs grows with the micro-batch instead. For 8B QLoRA on an H200 that is +46 % tokens/s
@@ -173,7 +178,8 @@ def use_checkpointing(cfg: LLMConfig, engine: str, gpu_gib: float | None = None,
     budget = cfg.max_tokens_per_batch
     if budget == "auto":
         wanted = _budget_sequences(cfg, engine, gpu_gib, True, max_sequences)
-        return not _fits(cfg, engine, gpu_gib, False, max(wanted // 2, min(wanted, 8)))
+        floor = max(1, math.ceil(MEASURED_HALF_TOKENS / cfg.max_length))
+        return not _fits(cfg, engine, gpu_gib, False, max(wanted // 2, min(wanted, floor)))
     wanted = max(1, math.ceil(budget / cfg.max_length)) if budget else cfg.per_device_batch_size
     return not _fits(cfg, engine, gpu_gib, False, wanted)
 
