@@ -74,3 +74,25 @@ def test_import_helpers_is_light():
     code = "import sys, helpers, helpers.data, helpers.refine; print(sorted(m for m in ('torch','transformers','datasets') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_device_queue_runs_every_command_and_reports_failures(tmp_path):
+    """bench/device_queue.sh (GPU leases): each line runs on its GPU with BENCH_OUT set, a failing
+    command is reported and the queue goes on, a command cannot eat the queue file from stdin,
+    and ``wait`` copies the results to $OUT."""
+    import os
+    import subprocess
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parent.parent / "bench" / "device_queue.sh"
+    queue = tmp_path / "q.txt"
+    queue.write_text("# a comment\nfalse\n\ncat > /dev/null\necho $CUDA_VISIBLE_DEVICES > $BENCH_OUT/gpu.txt\n",
+                     encoding="utf-8")
+    env = {**os.environ, "KEEP": str(tmp_path / "keep"), "OUT": str(tmp_path / "out")}
+    (tmp_path / "out").mkdir()
+    subprocess.run(["bash", str(script), "start", "5", str(queue)], env=env, check=True, cwd=tmp_path)
+    report = subprocess.run(["bash", str(script), "wait", "30"], env=env, check=True, cwd=tmp_path,
+                            capture_output=True, text=True).stdout
+    assert "gpu5: done" in report
+    assert "rc 1: false" in report and "rc 0: cat > /dev/null" in report
+    assert (tmp_path / "out" / "gpu.txt").read_text().strip() == "5"

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Queues of benchmark commands that run on across device calls (one call may last 10 minutes; a
+# lease holds the machine while calls follow each other within 30 s).
+#
+#   bench/device_queue.sh start GPU FILE   run FILE's lines (shell commands, '#' comments skipped) one
+#                                          after another on CUDA device GPU, in the background in a
+#                                          session of their own (setsid), so they outlive this call
+#   bench/device_queue.sh wait SECONDS     wait until every started queue is done (or SECONDS pass),
+#                                          then copy $KEEP/out to $OUT and print each queue's progress
+#
+# Commands run in the repository root with BENCH_OUT=$KEEP/out (KEEP: /tmp/keep unless set), so
+# benchmark rows and logs collect there; each command's exit status and times go to the queue's
+# log ($KEEP/out/gpuN.log), and a failed command does not stop the queue. Example (two GPUs):
+#   bench/device_queue.sh start 0 q0.txt; bench/device_queue.sh start 1 q1.txt; bench/device_queue.sh wait 540
+#   # next call, at once:        bench/device_queue.sh wait 560
+set -uo pipefail
+KEEP=${KEEP:-/tmp/keep}
+case "${1:-}" in
+  start)
+    gpu=$2; file=$(realpath "$3"); root=$(pwd)
+    mkdir -p "$KEEP/out"; rm -f "$KEEP/out/gpu$gpu.done"
+    setsid nohup bash -c '
+      gpu=$1; file=$2; out=$3; cd "$4"
+      export CUDA_VISIBLE_DEVICES=$gpu BENCH_OUT=$out
+      while IFS= read -r cmd || [ -n "$cmd" ]; do
+        case "$cmd" in ""|"#"*) continue ;; esac
+        echo "=== $(date +%T) start: $cmd"
+        bash -c "$cmd" < /dev/null
+        rc=$?
+        echo "=== $(date +%T) rc $rc: $cmd"
+      done < "$file"
+      touch "$out/gpu$gpu.done"' _ "$gpu" "$file" "$KEEP/out" "$root" \
+      > "$KEEP/out/gpu$gpu.log" 2>&1 < /dev/null &
+    echo "queue gpu$gpu started: $(grep -cv '^\s*\(#\|$\)' "$file") commands from $3"
+    ;;
+  wait)
+    end=$((SECONDS + ${2:-540}))
+    while [ $SECONDS -lt $end ]; do
+      pending=0
+      for log in "$KEEP"/out/gpu*.log; do
+        [ -e "$log" ] || continue
+        [ -f "${log%.log}.done" ] || pending=1
+      done
+      [ $pending = 0 ] && break
+      sleep 2
+    done
+    [ -n "${OUT:-}" ] && cp -r "$KEEP/out/." "$OUT/" 2>/dev/null
+    for log in "$KEEP"/out/gpu*.log; do
+      [ -e "$log" ] || continue
+      state=running; [ -f "${log%.log}.done" ] && state=done
+      echo "--- $(basename "$log" .log): $state"
+      grep -a '^=== ' "$log"
+    done
+    ;;
+  *) sed -n '2,17p' "$0"; exit 2 ;;
+esac
