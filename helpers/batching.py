@@ -14,8 +14,8 @@ import random
 from dataclasses import dataclass
 from typing import Sequence
 
-__all__ = ["token_budget_batches", "TokenBudgetSampler", "AnswerOnlyCollator", "prompt_token_ids", "left_padded",
-           "encode_left_padded"]
+__all__ = ["token_budget_batches", "TokenBudgetSampler", "AnswerOnlyCollator", "prompt_token_ids", "pad_id",
+           "left_padded", "encode_left_padded"]
 
 
 def token_budget_batches(lengths: Sequence[int], max_tokens: int, max_batch: int | None = None) -> list[list[int]]:
@@ -108,12 +108,18 @@ def prompt_token_ids(tokenizer, texts: Sequence[str]) -> list[list[int]]:
     return list(tokenizer(list(texts), add_special_tokens=False)["input_ids"])
 
 
+def pad_id(tokenizer) -> int:
+    """The id that pads prompts for generation and scoring: the tokenizer's pad token, else its
+    end-of-sequence token (many causal LMs ship without a pad token)."""
+    return tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+
+
 def left_padded(tokenizer, ids: Sequence[Sequence[int]], device):
     """Left-padded ``(input_ids, attention_mask)`` tensors of already tokenized rows."""
     import torch
 
     width = max(len(x) for x in ids)
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    pad = pad_id(tokenizer)
     input_ids = torch.tensor([[pad] * (width - len(x)) + list(x) for x in ids], device=device)
     mask = torch.tensor([[0] * (width - len(x)) + [1] * len(x) for x in ids], device=device)
     return input_ids, mask

@@ -110,8 +110,7 @@ def near_tie_margin(model, tokenizer, prompt: str, other: str, max_new_tokens: i
     """
     import torch
 
-    from .batching import encode_left_padded
-
+    from .batching import encode_left_padded, pad_id
     from .llm.engines import generation_mode
 
     unwrapped = getattr(model, "module", model)
@@ -120,8 +119,7 @@ def near_tie_margin(model, tokenizer, prompt: str, other: str, max_new_tokens: i
     with torch.inference_mode(), generation_mode(unwrapped):
         out = unwrapped.generate(input_ids=ids, attention_mask=mask, max_new_tokens=max_new_tokens, do_sample=False,
                                  num_beams=1, output_scores=True, return_dict_in_generate=True,
-                                 pad_token_id=tokenizer.pad_token_id if tokenizer.pad_token_id is not None
-                                 else tokenizer.eos_token_id, eos_token_id=tokenizer.eos_token_id)
+                                 pad_token_id=pad_id(tokenizer), eos_token_id=tokenizer.eos_token_id)
     target = clean_generation(other)
     new = out.sequences[0, ids.shape[1]:]
     smallest = 1.0

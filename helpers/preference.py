@@ -701,12 +701,12 @@ def sample_completions(model, tokenizer, prompts: Sequence[str], max_new_tokens:
     decoded without special tokens. The model is sampled in eval mode, then restored."""
     import torch
 
-    from .batching import encode_left_padded
+    from .batching import encode_left_padded, pad_id
 
     unwrapped = _unwrap(model)
     device = next(unwrapped.parameters()).device
     ids, mask = encode_left_padded(tokenizer, prompts, device)
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    pad = pad_id(tokenizer)
     from .llm.engines import generation_mode
 
     with torch.no_grad(), generation_mode(unwrapped):

@@ -37,6 +37,16 @@ def test_seed_defaults():
     assert llm.LLMConfig.from_json(cfg.to_json()) == cfg
 
 
+@pytest.mark.parametrize("flag, value, message", [
+    ("--gradient-checkpointing", "maybe", "gradient_checkpointing must be true, false or 'auto', not 'maybe'"),
+    ("--max-tokens-per-batch", "lots", "max_tokens_per_batch must be a token count, 'auto' or 'none', not 'lots'"),
+])
+def test_a_bad_flag_value_is_one_message_not_a_traceback(flag, value, message):
+    r = subprocess.run([sys.executable, "-m", "helpers.llm", "train", flag, value, "--task", "cci"],
+                       capture_output=True, text=True, env={**os.environ, "KIT_LANG": "en"})
+    assert r.returncode == 1 and message in r.stderr + r.stdout and "Traceback" not in r.stderr
+
+
 def test_loss_is_on_answer_tokens_only(tiny_llm_dir):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 

@@ -4,8 +4,9 @@ Defaults are the 2024 대화 맥락 추론 winner's: LoRA r 16, alpha 32, dropou
 attention and MLP projections plus ``lm_head``; lr 2e-4, cosine schedule, 20 warm-up steps,
 weight decay 0.1, batch 1 × gradient accumulation 64, gradient checkpointing, max length
 1024, seed 42 — except that micro-batches are cut by a token budget (the same effective batch)
-and gradient checkpointing is "auto" (off where the activations fit: faster, the same result). The same fields are the command line's flags (``--lora-r 8``) and the keys of a
-JSON recipe (``python -m helpers.llm train recipe.json``).
+and gradient checkpointing is "auto" (off where the activations fit: faster, the same result).
+The same fields are the command line's flags (``--lora-r 8``) and the keys of a JSON recipe
+(``python -m helpers.llm train recipe.json``).
 
     >>> LLMConfig(max_tokens_per_batch="4096").max_tokens_per_batch
     4096
@@ -95,16 +96,24 @@ class LLMConfig:
                                                                  "trust_remote_code"))
 
     def __post_init__(self) -> None:
+        from ..core.messages import KitError, msg
+
         budget = self.max_tokens_per_batch
         if isinstance(budget, str) and budget.strip().isdigit():
             self.max_tokens_per_batch = int(budget)
         elif isinstance(budget, str) and budget.strip().lower() in ("none", ""):
             self.max_tokens_per_batch = None
+        elif isinstance(budget, str) and budget.strip().lower() == "auto":
+            self.max_tokens_per_batch = "auto"
+        elif isinstance(budget, str):
+            raise KitError(msg(f"max_tokens_per_batch는 토큰 수, 'auto' 또는 'none'이어야 합니다 ({budget!r})",
+                               f"max_tokens_per_batch must be a token count, 'auto' or 'none', not {budget!r}"))
         ckpt = self.gradient_checkpointing
         if isinstance(ckpt, str) and ckpt.strip().lower() != "auto":
             word = ckpt.strip().lower()
             if word not in ("true", "false", "1", "0", "yes", "no", "on", "off"):
-                raise ValueError(f"gradient_checkpointing must be true, false or 'auto', not {ckpt!r}")
+                raise KitError(msg(f"gradient_checkpointing은 true, false 또는 'auto'여야 합니다 ({ckpt!r})",
+                                   f"gradient_checkpointing must be true, false or 'auto', not {ckpt!r}"))
             self.gradient_checkpointing = word in ("true", "1", "yes", "on")
         elif isinstance(ckpt, str):
             self.gradient_checkpointing = "auto"

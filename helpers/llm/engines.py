@@ -260,14 +260,14 @@ class HFEngine(Engine):
         import torch
         from tqdm.auto import tqdm
 
-        from ..batching import left_padded, prompt_token_ids, token_budget_batches
+        from ..batching import left_padded, pad_id, prompt_token_ids, token_budget_batches
 
         ids = prompt_token_ids(tokenizer, prompts)
         budget = gen.max_tokens or generation_token_budget(model, gen.num_beams) or 10**12
         batches = token_budget_batches([len(x) + gen.max_new_tokens for x in ids], budget, gen.batch_size)
         out: list[str] = [""] * len(prompts)
         device = next(model.parameters()).device
-        pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+        pad = pad_id(tokenizer)
         with torch.inference_mode(), generation_mode(model):
             for batch in tqdm(batches, desc="generating", disable=not progress or len(batches) < 2):
                 input_ids, mask = left_padded(tokenizer, [ids[i] for i in batch], device)
