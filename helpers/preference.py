@@ -505,12 +505,26 @@ def dpo(cfg: LLMConfig, pairs, *, beta: float = 0.1, adapter: str | Path | None 
         model, tokenizer = load_policy(cfg, adapter)
     examples = [encode_pair(tokenizer, r["prompt"], r["chosen"], r["rejected"], cfg.max_length) for r in rows]
     engine = get_engine(cfg.engine, load=False)
+    args = _training_arguments(cfg, **_schedule(cfg, len(examples), arg_overrides))
     trainer = _dpo_trainer_class()(
-        model=model, args=_training_arguments(cfg, **arg_overrides), train_dataset=examples,
+        model=model, args=args, train_dataset=examples,
         data_collator=PairCollator(tokenizer.pad_token_id, engine.pad_multiple), callbacks=list(callbacks))
     trainer.beta = beta
     fp = _fingerprint(cfg, "dpo", _pairs_hash(rows), len(rows), adapter, beta=beta)
     return _run(trainer, cfg, tokenizer, fp, resume, force_resume, len(rows))
+
+
+def _schedule(cfg: LLMConfig, examples: int, arg_overrides: dict) -> dict:
+    """``TrainingArguments`` overrides for ``examples`` pairs (DPO) or prompts (GRPO): the
+    schedule of :func:`helpers.llm.train.train` for few records. Where they would give fewer than
+    ``cfg.min_optimizer_steps`` optimizer steps (lesson 07 in full mode on the samples: 30 pairs
+    at 2 × 16 made one step and logged nothing), the effective batch shrinks and warm-up and
+    logging fit the steps, said out loud. The caller's overrides win."""
+    from .llm.train import _batching_plan
+
+    _, plan = _batching_plan(replace(cfg, max_tokens_per_batch=None), [None] * examples, None,
+                             "max_steps" in arg_overrides)
+    return {**plan, **arg_overrides}
 
 
 def _training_arguments(cfg: LLMConfig, **overrides):
@@ -871,6 +885,7 @@ def grpo(cfg: LLMConfig, records: Sequence, *, num_generations: int = 4, max_new
         raise KitError(msg("beta > 0에는 LoRA 어댑터가 필요합니다 (참조 = 어댑터를 끈 같은 모델)",
                            "beta > 0 needs a LoRA adapter (the reference is the same model with it off)"))
     prompts = [_prompt(r, tokenizer, cfg.prompt_style) for r in usable]
+    arg_overrides = _schedule(cfg, len(usable), arg_overrides)
     if num_iterations > 1 and arg_overrides.get("gradient_accumulation_steps", cfg.gradient_accumulation_steps) > 1:
         raise KitError(msg("num_iterations > 1은 gradient_accumulation_steps 1과만 씁니다 (같은 표본을 옵티마이저 걸음마다 다시 씀)",
                            "num_iterations > 1 needs gradient_accumulation_steps 1 (samples are reused per optimizer step)"))
@@ -883,7 +898,9 @@ def grpo(cfg: LLMConfig, records: Sequence, *, num_generations: int = 4, max_new
     trainer.epsilon, trainer.beta, trainer.num_iterations = epsilon, beta, num_iterations
     trainer.format_weight, trainer.scale_rewards = format_weight, scale_rewards
     if num_iterations > 1:
-        trainer.budget_sampler = _RepeatBatches(len(usable), cfg.per_device_batch_size, num_iterations, cfg.seed)
+        trainer.budget_sampler = _RepeatBatches(len(usable), arg_overrides.get("per_device_train_batch_size",
+                                                                               cfg.per_device_batch_size),
+                                                num_iterations, cfg.seed)
     from .tasks.base import records_hash
 
     fp = _fingerprint(cfg, "grpo", records_hash(usable), len(usable), adapter, num_generations=num_generations,

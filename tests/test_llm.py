@@ -209,6 +209,33 @@ def test_generation_mode_parses_the_same_letters(trained_cci):
     assert [f"inference_{'ABC'.index(x) + 1}" if x else None for x in letters] == scored
 
 
+def test_generating_leaves_gradient_checkpointing_as_it_was(trained_cci, monkeypatch):
+    """unsloth's generate clears every layer's gradient-checkpointing flag (``for_inference``) and
+    sets it again only for a model in train mode; the kit generates in eval mode, so a model that
+    generated and then trained (lesson 07's summary DPO, GRPO's sampling) lost checkpointing and
+    ran out of a T4's memory on the GPU. Here a generate that clears the flags as unsloth's does."""
+    from helpers.llm.engines import checkpointing_flags, get_engine
+
+    model, tok, cfg, dev = trained_cci
+    real = model.generate
+
+    def like_unsloth(*args, **kwargs):
+        for module, _ in checkpointing_flags(model):
+            module.gradient_checkpointing = False
+        return real(*args, **kwargs)
+
+    model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    monkeypatch.setattr(model, "generate", like_unsloth)
+    try:
+        flags = checkpointing_flags(model)
+        assert len(flags) >= 3 and all(v for _, v in flags)  # the base model and each decoder layer
+        prompts = inference.cci_prompts(dev[:2], tok)
+        get_engine("hf", load=False).generate(model, tok, prompts, inference.GenerationConfig(max_new_tokens=2),
+                                              progress=False)
+        assert [v for _, v in checkpointing_flags(model)] == [True] * len(flags)
+    finally:
+        model.gradient_checkpointing_disable()
+
 def test_prediction_file_resumes_without_redoing(trained_cci, tmp_path):
     model, tok, cfg, dev = trained_cci
     out = tmp_path / "pred.jsonl"

@@ -230,6 +230,27 @@ def test_dpo_saves_a_loadable_adapter_and_resumes(tiny_llm_dir, tmp_path, one_th
     assert json.loads((again.adapter_dir / "kit_llm_config.json").read_text())["model_name"] == str(tiny_llm_dir)
 
 
+@pytest.mark.parametrize("method", ["dpo", "grpo"])
+def test_few_pairs_in_full_settings_still_make_steps_and_log(tiny_llm_dir, tmp_path, one_thread, capsys, method):
+    """Full-mode settings (DPO 2 x 16 pairs, GRPO 4 x 4 prompts a step) on a dozen records, as
+    lesson 07 on the samples: the effective batch shrinks so that training makes a step per
+    record, warm-up and logging fit, and the notice says it is a demonstration."""
+    base = llm.LLMConfig.smoke(model_name=str(tiny_llm_dir), output_dir=str(tmp_path / method))
+    cfg = preference.settings(base, method, smoke=False, max_length=256)
+    model, tok = preference.load_policy(cfg)
+    records = synthetic.synthetic_cci(12, seed=4)
+    if method == "dpo":
+        result = preference.dpo(cfg, preference.preference_pairs(records, tok, seed=0), model=model, tokenizer=tok,
+                                resume=False)
+    else:
+        result = preference.grpo(cfg, records, num_generations=2, model=model, tokenizer=tok, resume=False)
+    out = capsys.readouterr().out
+    assert "only 12 training records" in out and "data/README.md" in out
+    steps = [h for h in result.log_history if "loss" in h]
+    assert result.log_history[-1]["step"] == 12 and len(steps) == 12  # one record a step, each logged
+    assert all(math.isfinite(h["loss"]) for h in steps)
+
+
 def test_command_line_pairs_dpo_grpo(tiny_llm_dir, tmp_path, monkeypatch, one_thread, capsys):
     from helpers import preference as cli
 

@@ -31,7 +31,7 @@ SEVEN_PROJECTIONS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_pr
 #: The seed recipe's LoRA targets: the seven projections and the output head.
 SEED_TARGETS = SEVEN_PROJECTIONS + ("lm_head",)
 
-__all__ = ["Engine", "eval_mode", "generation_mode", "kv_cache_token_budget", "generation_token_budget", "keep_4bit_trainable_on_cpu", "HFEngine", "UnslothEngine", "ENGINES", "register_engine", "engine_name", "get_engine",
+__all__ = ["Engine", "eval_mode", "generation_mode", "checkpointing_flags", "kv_cache_token_budget", "generation_token_budget", "keep_4bit_trainable_on_cpu", "HFEngine", "UnslothEngine", "ENGINES", "register_engine", "engine_name", "get_engine",
            "SEVEN_PROJECTIONS", "SEED_TARGETS"]
 
 
@@ -100,9 +100,16 @@ def generation_mode(model):
     """:func:`eval_mode` for ``generate``, with the model's saved ``max_length`` set aside inside
     the block: every kit call passes ``max_new_tokens``, and a checkpoint whose generation config
     also carries a ``max_length`` (unsloth writes its ``max_seq_length`` there) makes
-    transformers warn on every batch that one overrides the other."""
+    transformers warn on every batch that one overrides the other.
+
+    The layers' gradient-checkpointing flags are put back afterwards. unsloth's ``generate``
+    clears them (its ``for_inference``) and restores them only for a model that was in train
+    mode, which a model here never is. Without this, a model that generates and then trains
+    (DPO pairs from its own answers, GRPO's sampling) trained without checkpointing: lesson 07's
+    summary DPO ran out of a T4's 15 GiB on the GPU."""
     config = getattr(model, "generation_config", None)
     saved = getattr(config, "max_length", None)
+    flags = checkpointing_flags(model)
     with eval_mode(model):
         if saved is not None:
             config.max_length = None
@@ -111,6 +118,24 @@ def generation_mode(model):
         finally:
             if saved is not None:
                 config.max_length = saved
+            for module, value in flags:
+                module.gradient_checkpointing = value
+
+
+def checkpointing_flags(model) -> list[tuple[object, object]]:
+    """``(module, gradient_checkpointing)`` for each module of ``model`` that has the flag itself
+    (a layer or a base model; not a wrapper such as peft's, which only forwards the name).
+
+    >>> import torch
+    >>> class Layer(torch.nn.Linear):
+    ...     gradient_checkpointing = False
+    >>> net = torch.nn.Sequential(Layer(2, 2), torch.nn.ReLU())
+    >>> net[0].gradient_checkpointing = True
+    >>> [(type(m).__name__, v) for m, v in checkpointing_flags(net)]
+    [('Layer', True)]
+    """
+    return [(m, m.gradient_checkpointing) for m in model.modules()
+            if "gradient_checkpointing" in vars(m) or any("gradient_checkpointing" in vars(k) for k in type(m).__mro__)]
 
 
 def keep_4bit_trainable_on_cpu(model) -> int:
