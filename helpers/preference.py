@@ -514,16 +514,20 @@ def dpo(cfg: LLMConfig, pairs, *, beta: float = 0.1, adapter: str | Path | None 
     return _run(trainer, cfg, tokenizer, fp, resume, force_resume, len(rows))
 
 
-def _schedule(cfg: LLMConfig, examples: int, arg_overrides: dict) -> dict:
-    """``TrainingArguments`` overrides for ``examples`` pairs (DPO) or prompts (GRPO): the
-    schedule of :func:`helpers.llm.train.train` for few records. Where they would give fewer than
-    ``cfg.min_optimizer_steps`` optimizer steps (lesson 07 in full mode on the samples: 30 pairs
-    at 2 × 16 made one step and logged nothing), the effective batch shrinks and warm-up and
-    logging fit the steps, said out loud. The caller's overrides win."""
+def _schedule(cfg: LLMConfig, examples: int, arg_overrides: dict, repeat: int = 1) -> dict:
+    """``TrainingArguments`` overrides for ``examples`` pairs (DPO) or prompts (GRPO, each batch
+    used for ``repeat`` optimizer steps): the schedule of :func:`helpers.llm.train.train` for few
+    records. Where they would give fewer than ``cfg.min_optimizer_steps`` optimizer steps (lesson
+    07 in full mode on the samples: 30 pairs at 2 × 16 made one step and logged nothing), the
+    effective batch shrinks and warm-up and logging fit the steps, said out loud. A caller who
+    sets the steps or the batch (``max_steps``, ``per_device_train_batch_size``,
+    ``gradient_accumulation_steps``) keeps them; the caller's overrides win."""
     from .llm.train import _batching_plan
 
-    _, plan = _batching_plan(replace(cfg, max_tokens_per_batch=None), [None] * examples, None,
-                             "max_steps" in arg_overrides)
+    chosen = {"max_steps", "per_device_train_batch_size", "gradient_accumulation_steps"} & set(arg_overrides)
+    epochs = arg_overrides.get("num_train_epochs", cfg.epochs) * repeat
+    _, plan = _batching_plan(replace(cfg, max_tokens_per_batch=None, epochs=epochs), [None] * examples, None,
+                             bool(chosen))
     return {**plan, **arg_overrides}
 
 
@@ -885,7 +889,7 @@ def grpo(cfg: LLMConfig, records: Sequence, *, num_generations: int = 4, max_new
         raise KitError(msg("beta > 0에는 LoRA 어댑터가 필요합니다 (참조 = 어댑터를 끈 같은 모델)",
                            "beta > 0 needs a LoRA adapter (the reference is the same model with it off)"))
     prompts = [_prompt(r, tokenizer, cfg.prompt_style) for r in usable]
-    arg_overrides = _schedule(cfg, len(usable), arg_overrides)
+    arg_overrides = _schedule(cfg, len(usable), arg_overrides, repeat=num_iterations)
     if num_iterations > 1 and arg_overrides.get("gradient_accumulation_steps", cfg.gradient_accumulation_steps) > 1:
         raise KitError(msg("num_iterations > 1은 gradient_accumulation_steps 1과만 씁니다 (같은 표본을 옵티마이저 걸음마다 다시 씀)",
                            "num_iterations > 1 needs gradient_accumulation_steps 1 (samples are reused per optimizer step)"))

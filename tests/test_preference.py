@@ -251,6 +251,23 @@ def test_few_pairs_in_full_settings_still_make_steps_and_log(tiny_llm_dir, tmp_p
     assert all(math.isfinite(h["loss"]) for h in steps)
 
 
+def test_schedule_counts_reused_batches_and_leaves_a_chosen_batch_alone(capsys):
+    """GRPO with ``num_iterations`` k uses each batch for k steps, so 60 prompts at 4 a step and
+    k = 2 already make 30 steps: the batch stays 4 (counted once it would shrink to 2). A caller
+    who sets the batch or the steps gets no shrinking and no notice."""
+    cfg = preference.settings(llm.LLMConfig(), "grpo", smoke=False, gradient_accumulation_steps=1)
+    assert preference._schedule(cfg, 60, {}, repeat=2)["per_device_train_batch_size"] == 4
+    assert preference._schedule(cfg, 60, {})["per_device_train_batch_size"] == 2
+    assert "only 60 training records" in capsys.readouterr().out
+    dpo = preference.settings(llm.LLMConfig(), "dpo", smoke=False)
+    for chosen in ({"per_device_train_batch_size": 1}, {"gradient_accumulation_steps": 4}, {"max_steps": 3}):
+        plan = preference._schedule(dpo, 12, chosen)
+        assert plan.items() >= chosen.items()
+        assert plan["per_device_train_batch_size"] == chosen.get("per_device_train_batch_size", 2)  # not shrunk
+        assert plan["gradient_accumulation_steps"] == chosen.get("gradient_accumulation_steps", 16)
+    assert capsys.readouterr().out == ""
+
+
 def test_command_line_pairs_dpo_grpo(tiny_llm_dir, tmp_path, monkeypatch, one_thread, capsys):
     from helpers import preference as cli
 

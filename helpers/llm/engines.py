@@ -106,7 +106,7 @@ def generation_mode(model):
     clears them (its ``for_inference``) and restores them only for a model that was in train
     mode, which a model here never is. Without this, a model that generates and then trains
     (DPO pairs from its own answers, GRPO's sampling) trained without checkpointing: lesson 07's
-    summary DPO ran out of a T4's 15 GiB on the GPU."""
+    summary DPO ran out of memory on an H200 capped to a T4's 15 GiB."""
     config = getattr(model, "generation_config", None)
     saved = getattr(config, "max_length", None)
     flags = checkpointing_flags(model)
@@ -123,8 +123,10 @@ def generation_mode(model):
 
 
 def checkpointing_flags(model) -> list[tuple[object, object]]:
-    """``(module, gradient_checkpointing)`` for each module of ``model`` that has the flag itself
-    (a layer or a base model; not a wrapper such as peft's, which only forwards the name).
+    """``(module, gradient_checkpointing)`` for each module of ``model`` that has the flag itself:
+    the base model and its decoder layers (peft's wrappers and the ``…ForCausalLM`` head class do
+    not resolve the name in transformers 5.17 / peft 0.21, so unsloth's ``for_inference`` leaves
+    them alone too).
 
     >>> import torch
     >>> class Layer(torch.nn.Linear):
