@@ -7,12 +7,15 @@
 #                                          session of their own (setsid), so they outlive this call
 #   bench/device_queue.sh wait SECONDS     wait until every started queue is done (or SECONDS pass),
 #                                          then copy $KEEP/out to $OUT and print each queue's progress
+#   bench/device_queue.sh await PATH SECONDS   in a queue line: wait until PATH exists (a later call
+#                                          touches it once its wheels are installed); status 1 if not
 #
 # Commands run in the repository root with BENCH_OUT=$KEEP/out (KEEP: /tmp/keep unless set), so
 # benchmark rows and logs collect there; each command's exit status and times go to the queue's
 # log ($KEEP/out/gpuN.log), and a failed command does not stop the queue. Example (two GPUs):
 #   bench/device_queue.sh start 0 q0.txt; bench/device_queue.sh start 1 q1.txt; bench/device_queue.sh wait 540
 #   # next call, at once:        bench/device_queue.sh wait 560
+#   # a line that needs wheels carried later: bench/device_queue.sh await /tmp/keep/whl2.ready 600 && python3 ...
 set -uo pipefail
 KEEP=${KEEP:-/tmp/keep}
 case "${1:-}" in
@@ -52,5 +55,9 @@ case "${1:-}" in
       grep -a '^=== ' "$log"
     done
     ;;
-  *) sed -n '2,17p' "$0"; exit 2 ;;
+  await)
+    for _ in $(seq "${3:-600}"); do [ -e "$2" ] && exit 0; sleep 1; done
+    echo "gave up waiting for $2"; exit 1
+    ;;
+  *) sed -n '2,19p' "$0"; exit 2 ;;
 esac

@@ -86,13 +86,18 @@ def test_device_queue_runs_every_command_and_reports_failures(tmp_path):
 
     script = Path(__file__).resolve().parent.parent / "bench" / "device_queue.sh"
     queue = tmp_path / "q.txt"
-    queue.write_text("# a comment\nfalse\n\ncat > /dev/null\necho $CUDA_VISIBLE_DEVICES > $BENCH_OUT/gpu.txt\n",
-                     encoding="utf-8")
+    script_q = str(Path(__file__).resolve().parent.parent / "bench" / "device_queue.sh")
+    queue.write_text("# a comment\nfalse\n\ncat > /dev/null\necho $CUDA_VISIBLE_DEVICES > $BENCH_OUT/gpu.txt\n"
+                     f"bash {script_q} await $KEEP/nowhere 1 && touch $BENCH_OUT/never.txt\n"
+                     f"bash {script_q} await $KEEP/ready 20 && touch $BENCH_OUT/after.txt\n", encoding="utf-8")
     env = {**os.environ, "KEEP": str(tmp_path / "keep"), "OUT": str(tmp_path / "out")}
     (tmp_path / "out").mkdir()
     subprocess.run(["bash", str(script), "start", "5", str(queue)], env=env, check=True, cwd=tmp_path)
+    (tmp_path / "keep" / "ready").touch()  # what a later device call does once its wheels are in
     report = subprocess.run(["bash", str(script), "wait", "30"], env=env, check=True, cwd=tmp_path,
                             capture_output=True, text=True).stdout
     assert "gpu5: done" in report
     assert "rc 1: false" in report and "rc 0: cat > /dev/null" in report
     assert (tmp_path / "out" / "gpu.txt").read_text().strip() == "5"
+    assert "gave up waiting for" in (tmp_path / "out" / "gpu5.log").read_text()
+    assert (tmp_path / "out" / "after.txt").exists() and not (tmp_path / "out" / "never.txt").exists()
