@@ -32,13 +32,14 @@ OUT = Path(os.environ.get("BENCH_OUT", ROOT / "bench" / "results"))
 CKPT = CACHE / "llama3-8b-shape"
 N_SEQ, MIN_LEN, MAX_LEN, ANSWER_TOKENS = 64, 300, 1000, 8
 MODEL_LEN = 1024  # max_length the models are loaded with (sequences are at most MAX_LEN)
-LLAMA3_8B = dict(vocab_size=128256, hidden_size=4096, intermediate_size=14336, num_hidden_layers=32,
-                 num_attention_heads=32, num_key_value_heads=8, max_position_embeddings=8192, rope_theta=500000.0,
-                 tie_word_embeddings=False)
+from helpers.llm.choice import KNOWN_SHAPES  # noqa: E402  (the sizes the memory estimate uses: one source)
+
+#: MLP-KTLim/llama-3-Korean-Bllossom-8B: Llama 3 8B with its 128k vocabulary.
+LLAMA3_8B = dict(KNOWN_SHAPES["MLP-KTLim/llama-3-Korean-Bllossom-8B"], max_position_embeddings=8192,
+                 rope_theta=500000.0, tie_word_embeddings=False)
 #: beomi/Solar-Ko-Recovery-11B: Solar 10.7B's depth-upscaled Llama (48 layers) with the extended
-#: Korean vocabulary (the shape helpers.llm.choice.KNOWN_SHAPES estimates with).
-SOLAR_11B = dict(vocab_size=46592, hidden_size=4096, intermediate_size=14336, num_hidden_layers=48,
-                 num_attention_heads=32, num_key_value_heads=8, max_position_embeddings=4096, rope_theta=10000.0,
+#: Korean vocabulary.
+SOLAR_11B = dict(KNOWN_SHAPES["beomi/Solar-Ko-Recovery-11B"], max_position_embeddings=4096, rope_theta=10000.0,
                  tie_word_embeddings=False)
 SHAPES = {"llama3-8b": LLAMA3_8B, "solar-11b": SOLAR_11B}
 

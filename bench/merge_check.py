@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import resource
+import shutil
 import subprocess
 import sys
 import time
@@ -76,7 +77,7 @@ def run(how: str) -> dict:
             time.sleep(0.01)
 
     out = CACHE / f"merged-{how}"
-    __import__("shutil").rmtree(out, ignore_errors=True)  # merge_adapter refuses a folder that is not empty
+    shutil.rmtree(out, ignore_errors=True)  # merge_adapter refuses a folder that is not empty
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
     t0 = time.perf_counter()

@@ -183,14 +183,6 @@ def run_unsloth_sorted(recs, tok_unused, checkpointing: bool = True, batch: int 
                         "checkpointing": checkpointing}
 
 
-def run_unsloth_sorted_no_checkpointing(recs, tok_unused) -> dict:
-    """unsloth's own loop as a careful user with a large card would also run it: gradient
-    checkpointing off, length-sorted batches of 16 (32 rows of the longest prompts, 32k tokens,
-    would not fit even 141 GB without checkpointing; the kit's token budget sizes its
-    micro-batches by padded tokens instead)."""
-    return run_unsloth_sorted(recs, tok_unused, checkpointing=False, batch=16)
-
-
 def run_seed_recipe(recs, tok_unused) -> dict:
     """The seed recipe through the same entry point: ``llm.train`` on the hf engine with batch 1 ×
     accumulation 64 (no token budget), gradient checkpointing on, the LM head over every position,
@@ -275,22 +267,20 @@ def main() -> int:
 
     tok = AutoTokenizer.from_pretrained(CKPT)
     recs = records(tok)
-    lengths = [len(tok(p, add_special_tokens=False)["input_ids"])
-               for p in __import__("helpers.inference", fromlist=["x"]).prompts_of(recs[:200], tok)]
+    from helpers.inference import prompts_of
+
+    lengths = [len(tok(p, add_special_tokens=False)["input_ids"]) for p in prompts_of(recs[:200], tok)]
     t0 = time.time()
-    runs = {"kit": run_kit, "unsloth-sorted": run_unsloth_sorted, "sft-trainer": run_sft_trainer,
-            "seed-recipe": run_seed_recipe, "unsloth-sorted-no-checkpointing": run_unsloth_sorted_no_checkpointing}
+    runs = {"kit": run_kit, "sft-trainer": run_sft_trainer, "seed-recipe": run_seed_recipe,
+            "unsloth-sorted": lambda r, t: run_unsloth_sorted(r, t, batch=args.batch),
+            # as a careful user with a large card would also run it; 16 rows of the longest prompts
+            # may not fit without checkpointing (--batch 8), where the kit sizes micro-batches by tokens
+            "unsloth-sorted-no-checkpointing": lambda r, t: run_unsloth_sorted(r, t, checkpointing=False,
+                                                                               batch=args.batch)}
     overrides = dict(kv.split("=", 1) for kv in args.set)
     for key in [k for k, v in overrides.items() if v.lower() in ("true", "false")]:
         overrides[key] = overrides[key].lower() == "true"
-    if overrides:
-        res = run_kit(recs, tok, **overrides)
-    elif args.path == "unsloth-sorted-no-checkpointing":
-        res = run_unsloth_sorted(recs, tok, checkpointing=False, batch=args.batch)
-    elif args.path == "unsloth-sorted":
-        res = run_unsloth_sorted(recs, tok, batch=args.batch)
-    else:
-        res = runs[args.path](recs, tok)
+    res = run_kit(recs, tok, **overrides) if overrides else runs[args.path](recs, tok)
     w = res.pop("windows")
     row = {"path": args.path + "".join(f" {k}={v}" for k, v in overrides.items()), **res, "cap_gib": args.cap_gib, "fp16": args.fp16,
            "model": CKPT.name, "method": METHOD, "records": len(recs),

@@ -86,10 +86,9 @@ def test_device_queue_runs_every_command_and_reports_failures(tmp_path):
 
     script = Path(__file__).resolve().parent.parent / "bench" / "device_queue.sh"
     queue = tmp_path / "q.txt"
-    script_q = str(Path(__file__).resolve().parent.parent / "bench" / "device_queue.sh")
     queue.write_text("# a comment\nfalse\n\ncat > /dev/null\necho $CUDA_VISIBLE_DEVICES > $BENCH_OUT/gpu.txt\n"
-                     f"bash {script_q} await $KEEP/nowhere 1 && touch $BENCH_OUT/never.txt\n"
-                     f"bash {script_q} await $KEEP/ready 20 && touch $BENCH_OUT/after.txt\n", encoding="utf-8")
+                     f"bash {script} await $KEEP/nowhere 1 && touch $BENCH_OUT/never.txt\n"
+                     f"bash {script} await $KEEP/ready 20 && touch $BENCH_OUT/after.txt\n", encoding="utf-8")
     env = {**os.environ, "KEEP": str(tmp_path / "keep"), "OUT": str(tmp_path / "out")}
     (tmp_path / "out").mkdir()
     subprocess.run(["bash", str(script), "start", "5", str(queue)], env=env, check=True, cwd=tmp_path)

@@ -137,7 +137,7 @@ def checkpointing_flags(model) -> list[tuple[object, object]]:
     [('Layer', True)]
     """
     return [(m, m.gradient_checkpointing) for m in model.modules()
-            if "gradient_checkpointing" in vars(m) or any("gradient_checkpointing" in vars(k) for k in type(m).__mro__)]
+            if "gradient_checkpointing" in vars(m) or hasattr(type(m), "gradient_checkpointing")]
 
 
 def keep_4bit_trainable_on_cpu(model) -> int:
