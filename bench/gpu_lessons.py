@@ -20,7 +20,9 @@ on an offline server would:
 Without the NIKL files the lessons read the shipped samples (the small-data schedule applies).
 Random weights learn nothing useful: the run checks that every step of the full-mode path
 executes and fits, not the scores. Writes ``<out>/<lesson>.log`` and one JSON line per lesson
-to ``<out>/gpu_lessons.jsonl`` (exit status, seconds, peak memory, the cell that failed).
+to ``<out>/gpu_lessons.jsonl`` (exit status, seconds, peak memory, the cell that failed, and the
+GiB still allocated after each cell that calls ``free_memory()``; where that is much, the log
+names the live models and what refers to them).
 
     python bench/gpu_lessons.py --gpu-gib 15 --fp16 --out $OUT/lessons 04 05 07
 """
@@ -30,6 +32,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -62,6 +65,29 @@ def _kit_bench_peak():
         with open(os.environ["KIT_BENCH_PEAK"], "w") as f:
             json.dump({"peak_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2)}, f)
 atexit.register(_kit_bench_peak)
+def _kit_bench_after_free(cell):
+    # after a cell that frees memory: what is still allocated and, if much is, what holds it
+    # (live models and the largest CUDA tensors gc can see, with the types that refer to them)
+    import gc, torch
+    if not torch.cuda.is_available():
+        return
+    gc.collect()
+    torch.cuda.empty_cache()
+    gib = torch.cuda.memory_allocated() / 2**30
+    print(f"### after free, cell {cell}: {gib:.2f} GiB allocated", flush=True)
+    if gib < 0.5:
+        return
+    objects = gc.get_objects()
+    def holders(obj, skip):
+        return [type(r).__name__ + (f"[{','.join(map(str, list(r)[:4]))}]" if isinstance(r, dict) else "")
+                for r in gc.get_referrers(obj) if r is not skip and r is not objects][:6]
+    models = [o for o in objects if isinstance(o, torch.nn.Module) and type(o).__name__.endswith(("ForCausalLM", "PeftModel"))]
+    for i in range(min(4, len(models))):  # no slice: a slice would be one more referrer
+        print(f"###   live {type(models[i]).__name__}, held by {holders(models[i], models)}", flush=True)
+    tensors = sorted((o for o in objects if isinstance(o, torch.Tensor) and o.is_cuda), key=lambda t: -t.nbytes)
+    print(f"###   {len(tensors)} CUDA tensors gc sees, {sum(t.nbytes for t in tensors) / 2**30:.2f} GiB", flush=True)
+    for i in range(min(4, len(tensors))):
+        print(f"###   {tuple(tensors[i].shape)} {tensors[i].dtype}, held by {holders(tensors[i], tensors)}", flush=True)
 """
 
 
@@ -99,7 +125,8 @@ def lesson_script(notebook: Path) -> str:
         if cell["cell_type"] != "code":
             continue
         src = "".join(cell["source"])
-        parts.append(f"print('### cell {i}', flush=True)\n{src}\n")
+        after = f"_kit_bench_after_free({i})\n" if "free_memory()" in src else ""
+        parts.append(f"print('### cell {i}', flush=True)\n{src}\n{after}")
     return "\n".join(parts)
 
 
@@ -120,8 +147,9 @@ def run_lesson(notebook: Path, out: Path, env: dict, timeout: float) -> dict:
     text = log_path.read_text(encoding="utf-8", errors="replace")
     cells = [line for line in text.splitlines() if line.startswith("### cell ")]
     peak = json.loads(peak_path.read_text()) if peak_path.is_file() else {}
+    freed = {m[1]: float(m[2]) for m in re.finditer(r"^### after free, cell (\d+): ([\d.]+) GiB", text, re.M)}
     return {"lesson": notebook.stem, "rc": rc, "seconds": seconds, "last_cell": cells[-1][4:] if cells else None,
-            **peak, "tail": text.splitlines()[-6:] if rc != 0 else []}
+            **peak, **({"gib_after_free": freed} if freed else {}), "tail": text.splitlines()[-6:] if rc != 0 else []}
 
 
 def main(argv=None) -> int:

@@ -100,3 +100,42 @@ def test_device_queue_runs_every_command_and_reports_failures(tmp_path):
     assert (tmp_path / "out" / "gpu.txt").read_text().strip() == "5"
     assert "gave up waiting for" in (tmp_path / "out" / "gpu5.log").read_text()
     assert (tmp_path / "out" / "after.txt").exists() and not (tmp_path / "out" / "never.txt").exists()
+
+
+def test_gpu_lessons_reports_what_is_still_allocated_after_a_lesson_frees_memory(tmp_path, monkeypatch, capsys):
+    """bench/gpu_lessons.py: after each cell that calls ``free_memory()`` the script reports the GiB
+    still allocated and, when much is, which models are alive and what refers to them (lesson 07
+    ran out of a T4's memory loading its third model with 11 GiB still allocated); the lesson's row
+    keeps the figures."""
+    import os
+    from pathlib import Path
+
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    root = Path(__file__).resolve().parent.parent
+    monkeypatch.syspath_prepend(str(root / "bench"))
+    import gpu_lessons
+
+    script = gpu_lessons.lesson_script(root / "notebooks" / "07_preference_rl.ipynb")
+    assert "runtime.free_memory()\n_kit_bench_after_free(14)\n" in script and "_kit_bench_after_free(17)" in script
+
+    space = {}
+    exec(gpu_lessons._PEAK, space)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "empty_cache", lambda: None)
+    monkeypatch.setattr(torch.cuda, "memory_allocated", lambda: 11 * 2**30)
+    kept = {"leaked": LlamaForCausalLM(LlamaConfig(vocab_size=64, hidden_size=16, intermediate_size=32,
+                                                   num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=2))}
+    space["_kit_bench_after_free"](22)
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0] == "### after free, cell 22: 11.00 GiB allocated"
+    assert any("live LlamaForCausalLM, held by ['dict[leaked]']" in line for line in printed), printed
+    del kept
+
+    notebook = tmp_path / "99_fake.ipynb"
+    notebook.write_text(json.dumps({"cells": [{"cell_type": "code",
+                                               "source": "print('### after free, cell 3: 1.25 GiB allocated')"}]}),
+                        encoding="utf-8")
+    row = gpu_lessons.run_lesson(notebook, tmp_path, dict(os.environ), 120)
+    assert row["rc"] == 0 and row["gib_after_free"] == {"3": 1.25}

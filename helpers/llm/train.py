@@ -144,27 +144,33 @@ def _budget_sequences(cfg: LLMConfig, engine: str, gpu_gib: float, checkpointing
     return batch
 
 
-#: The smallest micro-batch (padded tokens) measured to train as fast without checkpointing as
-#: twice as many tokens do (8B QLoRA, H200; ``bench/results/SUMMARY.md``, stop 23).
-MEASURED_HALF_TOKENS = 8192
+#: The smallest micro-batch (padded tokens) measured to train faster without checkpointing than
+#: the whole checkpointed budget (16,384 tokens) does, on an H200 capped to the card's memory:
+#: Solar 11B LoRA at 80 GiB +43 %, 8B QLoRA at 40 GiB +31 % (``bench/results/SUMMARY.md``, stop 25).
+MIN_TOKENS_WITHOUT_CHECKPOINTING = 4096
 
 
 def use_checkpointing(cfg: LLMConfig, engine: str, gpu_gib: float | None = None, max_sequences: int = 16) -> bool:
     """Whether training recomputes activations: ``cfg.gradient_checkpointing`` when it is a
     bool; for ``"auto"``, off on a CPU, and off where the memory estimate (85 % of the card)
-    says that without it half the micro-batch checkpointing would allow still fits, as long as
-    that half holds at least 8,192 tokens of full-length sequences (the whole micro-batch where
-    it is smaller, or where ``max_tokens_per_batch`` is a number); on otherwise.
+    says that without it a micro-batch of at least 4,096 tokens of full-length sequences fits
+    (:data:`MIN_TOKENS_WITHOUT_CHECKPOINTING`; the whole micro-batch where checkpointing allows
+    fewer sequences, or where ``max_tokens_per_batch`` is a number); on otherwise.
 
     Without checkpointing the backward pass does not run the forward a second time; the memory
-    it needs grows with the micro-batch instead. For 8B QLoRA on an H200 that is +46 % tokens/s
-    at the same micro-batch, for 58 GiB more; a micro-batch of 8,192 padded tokens (what 80 GB
-    allows without it) trains as fast as one of 16,384 (+44 % over checkpointing on, 80 GiB cap;
-    ``bench/train_entry.py``, ``bench/results/SUMMARY.md``). Smaller halves are not measured.
+    it needs grows with the micro-batch instead, so the token budget is then the largest that
+    fits without it (:func:`auto_token_budget`). Measured on an H200 capped to the card's memory
+    (``bench/train_entry.py``, ``bench/results/SUMMARY.md``): Solar 11B LoRA at 80 GiB, 4,096
+    tokens without checkpointing 10,564 tokens/s against 7,367 with it at 16,384 (+43 %, 45 GiB);
+    8B QLoRA at 40 GiB, 14,301 against 10,924 (+31 %, 22 GiB); 8B QLoRA at 80 GiB, 8,192 tokens
+    +44 %. Smaller micro-batches are not measured.
 
     >>> cfg = LLMConfig(model_name="MLP-KTLim/llama-3-Korean-Bllossom-8B")
     >>> [use_checkpointing(cfg, "unsloth", gib) for gib in (15, 24, 40, 80, 141)]  # T4, 24 GB, A100 40, H100, H200
-    [True, True, True, False, False]
+    [True, True, False, False, False]
+    >>> solar = LLMConfig(model_name="beomi/Solar-Ko-Recovery-11B", method="lora")  # the 40 and 80 GB default
+    >>> [use_checkpointing(solar, "unsloth", gib) for gib in (40, 80)]
+    [True, False]
     >>> use_checkpointing(replace(cfg, max_tokens_per_batch=16384), "unsloth", 80)  # the whole budget must fit
     True
     >>> use_checkpointing(replace(cfg, gradient_checkpointing=True), "unsloth", 141)
@@ -178,8 +184,8 @@ def use_checkpointing(cfg: LLMConfig, engine: str, gpu_gib: float | None = None,
     budget = cfg.max_tokens_per_batch
     if budget == "auto":
         wanted = _budget_sequences(cfg, engine, gpu_gib, True, max_sequences)
-        floor = max(1, math.ceil(MEASURED_HALF_TOKENS / cfg.max_length))
-        return not _fits(cfg, engine, gpu_gib, False, max(wanted // 2, min(wanted, floor)))
+        floor = max(1, math.ceil(MIN_TOKENS_WITHOUT_CHECKPOINTING / cfg.max_length))
+        return not _fits(cfg, engine, gpu_gib, False, min(wanted, floor))
     wanted = max(1, math.ceil(budget / cfg.max_length)) if budget else cfg.per_device_batch_size
     return not _fits(cfg, engine, gpu_gib, False, wanted)
 
