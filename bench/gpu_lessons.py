@@ -61,7 +61,7 @@ except ImportError:
 import atexit, json, os
 def _kit_bench_peak():
     import torch
-    if torch.cuda.is_available():
+    if torch.cuda.is_available() and os.environ.get("KIT_BENCH_PEAK"):
         with open(os.environ["KIT_BENCH_PEAK"], "w") as f:
             json.dump({"peak_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2)}, f)
 atexit.register(_kit_bench_peak)
@@ -82,7 +82,7 @@ def _kit_bench_after_free(cell):
         return [type(r).__name__ + (f"[{','.join(map(str, list(r)[:4]))}]" if isinstance(r, dict) else "")
                 for r in gc.get_referrers(obj) if r is not skip and r is not objects][:6]
     models = [o for o in objects if isinstance(o, torch.nn.Module) and type(o).__name__.endswith(("ForCausalLM", "PeftModel"))]
-    for i in range(min(4, len(models))):  # no slice: a slice would be one more referrer
+    for i in range(len(models)):  # every one (a lesson has few); no slice: it would be one more referrer
         print(f"###   live {type(models[i]).__name__}, held by {holders(models[i], models)}", flush=True)
     tensors = sorted((o for o in objects if isinstance(o, torch.Tensor) and o.is_cuda), key=lambda t: -t.nbytes)
     print(f"###   {len(tensors)} CUDA tensors gc sees, {sum(t.nbytes for t in tensors) / 2**30:.2f} GiB", flush=True)

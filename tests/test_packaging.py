@@ -120,8 +120,11 @@ def test_gpu_lessons_reports_what_is_still_allocated_after_a_lesson_frees_memory
     script = gpu_lessons.lesson_script(root / "notebooks" / "07_preference_rl.ipynb")
     assert "runtime.free_memory()\n_kit_bench_after_free(14)\n" in script and "_kit_bench_after_free(17)" in script
 
+    import atexit
+
     space = {}
     exec(gpu_lessons._PEAK, space)
+    atexit.unregister(space["_kit_bench_peak"])  # the hook is the lesson process's, not pytest's
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "empty_cache", lambda: None)
     monkeypatch.setattr(torch.cuda, "memory_allocated", lambda: 11 * 2**30)

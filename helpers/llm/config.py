@@ -71,7 +71,7 @@ class LLMConfig:
     # typed str for HfArgumentParser (one type per flag); True and False are accepted as well
     gradient_checkpointing: str = field(default="auto", metadata=_help(
         "recompute activations to save memory: true, false or 'auto' (off where the memory estimate says a "
-        "micro-batch of at least 4,096 tokens fits without it, as for the default on 80 GB; on on small cards)"))
+        "micro-batch of at least 4,096 tokens fits without it, as for the default on 80 GB; kept on for small cards)"))
     max_length: int = field(default=1024, metadata=_help("tokens per example (prompt + answer)"))
     answer_only_head: bool = field(default=True, metadata=_help(
         "apply the LM head only where an answer token is predicted (same loss, less compute; for the "
