@@ -21,8 +21,8 @@ Without the NIKL files the lessons read the shipped samples (the small-data sche
 Random weights learn nothing useful: the run checks that every step of the full-mode path
 executes and fits, not the scores. Writes ``<out>/<lesson>.log`` and one JSON line per lesson
 to ``<out>/gpu_lessons.jsonl`` (exit status, seconds, peak memory, the cell that failed, and the
-GiB still allocated after each cell that calls ``free_memory()``; where that is much, the log
-names the live models and what refers to them).
+GiB still allocated and reserved after each cell that calls ``free_memory()``; where much is
+allocated, the log names the live models and what refers to them).
 
     python bench/gpu_lessons.py --gpu-gib 15 --fp16 --out $OUT/lessons 04 05 07
 """
@@ -74,7 +74,8 @@ def _kit_bench_after_free(cell):
     gc.collect()
     torch.cuda.empty_cache()
     gib = torch.cuda.memory_allocated() / 2**30
-    print(f"### after free, cell {cell}: {gib:.2f} GiB allocated", flush=True)
+    held = torch.cuda.memory_reserved() / 2**30  # above the allocated after empty_cache: fragmentation
+    print(f"### after free, cell {cell}: {gib:.2f} GiB allocated, {held:.2f} GiB reserved", flush=True)
     if gib < 0.5:
         return
     objects = gc.get_objects()
@@ -147,7 +148,8 @@ def run_lesson(notebook: Path, out: Path, env: dict, timeout: float) -> dict:
     text = log_path.read_text(encoding="utf-8", errors="replace")
     cells = [line for line in text.splitlines() if line.startswith("### cell ")]
     peak = json.loads(peak_path.read_text()) if peak_path.is_file() else {}
-    freed = {m[1]: float(m[2]) for m in re.finditer(r"^### after free, cell (\d+): ([\d.]+) GiB", text, re.M)}
+    freed = {m[1]: [float(m[2]), float(m[3])]
+             for m in re.finditer(r"^### after free, cell (\d+): ([\d.]+) GiB allocated, ([\d.]+) GiB reserved", text, re.M)}
     return {"lesson": notebook.stem, "rc": rc, "seconds": seconds, "last_cell": cells[-1][4:] if cells else None,
             **peak, **({"gib_after_free": freed} if freed else {}), "tail": text.splitlines()[-6:] if rc != 0 else []}
 

@@ -128,17 +128,17 @@ def test_gpu_lessons_reports_what_is_still_allocated_after_a_lesson_frees_memory
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "empty_cache", lambda: None)
     monkeypatch.setattr(torch.cuda, "memory_allocated", lambda: 11 * 2**30)
+    monkeypatch.setattr(torch.cuda, "memory_reserved", lambda: 14.5 * 2**30)
     kept = {"leaked": LlamaForCausalLM(LlamaConfig(vocab_size=64, hidden_size=16, intermediate_size=32,
                                                    num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=2))}
     space["_kit_bench_after_free"](22)
     printed = capsys.readouterr().out.splitlines()
-    assert printed[0] == "### after free, cell 22: 11.00 GiB allocated"
+    assert printed[0] == "### after free, cell 22: 11.00 GiB allocated, 14.50 GiB reserved"
     assert any("live LlamaForCausalLM, held by ['dict[leaked]']" in line for line in printed), printed
     del kept
 
     notebook = tmp_path / "99_fake.ipynb"
-    notebook.write_text(json.dumps({"cells": [{"cell_type": "code",
-                                               "source": "print('### after free, cell 3: 1.25 GiB allocated')"}]}),
-                        encoding="utf-8")
+    line = "print('### after free, cell 3: 1.25 GiB allocated, 2.00 GiB reserved')"
+    notebook.write_text(json.dumps({"cells": [{"cell_type": "code", "source": line}]}), encoding="utf-8")
     row = gpu_lessons.run_lesson(notebook, tmp_path, dict(os.environ), 120)
-    assert row["rc"] == 0 and row["gib_after_free"] == {"3": 1.25}
+    assert row["rc"] == 0 and row["gib_after_free"] == {"3": [1.25, 2.0]}
