@@ -69,11 +69,10 @@ def _kit_bench_after_free(cell):
     # after a cell that frees memory: what is still allocated and, if much is, what holds it
     # (live models and the largest CUDA tensors gc can see, with the types that refer to them)
     import gc, torch
+    from helpers.core.hardware import free_memory
     if not torch.cuda.is_available():
         return
-    gc.collect()
-    torch.cuda.empty_cache()
-    gib = torch.cuda.memory_allocated() / 2**30
+    gib = free_memory()  # the kit's own gc + empty_cache (the cell called it; here it also covers a cell that did more after)
     held = torch.cuda.memory_reserved() / 2**30  # above the allocated after empty_cache: fragmentation
     print(f"### after free, cell {cell}: {gib:.2f} GiB allocated, {held:.2f} GiB reserved", flush=True)
     if gib < 0.5:

@@ -527,6 +527,7 @@ def _schedule(cfg: LLMConfig, examples: int, arg_overrides: dict, repeat: int = 
 
     chosen = {"max_steps", "per_device_train_batch_size", "gradient_accumulation_steps"} & set(arg_overrides)
     epochs = arg_overrides.get("num_train_epochs", cfg.epochs) * repeat
+    # without a token budget the plan reads only how many examples there are, not their tokens
     _, plan = _batching_plan(replace(cfg, max_tokens_per_batch=None, epochs=epochs), [None] * examples, None,
                              bool(chosen))
     return {**plan, **arg_overrides}

@@ -241,6 +241,7 @@ def test_generating_leaves_gradient_checkpointing_as_it_was(trained_cci, monkeyp
     finally:
         model.gradient_checkpointing_disable()
 
+
 def test_prediction_file_resumes_without_redoing(trained_cci, tmp_path):
     model, tok, cfg, dev = trained_cci
     out = tmp_path / "pred.jsonl"
