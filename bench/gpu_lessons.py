@@ -15,7 +15,10 @@ on an offline server would:
   caps this process's CUDA memory to that much (``torch.cuda.set_per_process_memory_fraction``
   through a ``sitecustomize`` on ``PYTHONPATH``), so a run that does not fit a T4's memory fails
   here; ``--fp16`` sets ``KIT_PRECISION=fp16`` (a T4 has no bf16). The speed is the H200's, not
-  a T4's.
+  a T4's. The cap is set after the kit's allocator default (as a user's first cell has it), and
+  checked: a block larger than the cap must be refused.
+- ``--where`` records each CUDA block's Python stack from the setup cell on, so a free that leaves
+  much allocated names the cell and kit function that allocated what is still live.
 
 Without the NIKL files the lessons read the shipped samples (the small-data schedule applies).
 Random weights learn nothing useful: the run checks that every step of the full-mode path
@@ -46,9 +49,17 @@ _CAP = """
 import os
 try:
     import torch
+    from helpers.core.hardware import cuda_available
     _gib = float(os.environ["KIT_BENCH_CAP_GIB"])
-    if torch.cuda.is_available():
+    # the kit's first question to the GPU sets its allocator default before CUDA starts; capping
+    # starts CUDA, so ask it first, or the capped lesson would run with an allocator no user gets
+    if cuda_available():
         torch.cuda.set_per_process_memory_fraction(_gib * 2**30 / torch.cuda.get_device_properties(0).total_memory)
+        try:  # the cap must hold with that allocator too: a block larger than the cap is refused
+            torch.empty(int((_gib + 0.5) * 2**30), dtype=torch.uint8, device="cuda")
+            raise SystemExit(f"memory cap of {_gib} GiB not enforced")
+        except torch.OutOfMemoryError:
+            torch.cuda.empty_cache()
 except Exception as err:  # the run reports it; it must not start uncapped silently
     raise SystemExit(f"memory cap failed: {err}")
 """
@@ -75,6 +86,8 @@ def _kit_bench_after_free(cell):
     gib = free_memory()  # the kit's own gc + empty_cache (the cell called it; here it also covers a cell that did more after)
     held = torch.cuda.memory_reserved() / 2**30  # above the allocated after empty_cache: fragmentation
     print(f"### after free, cell {cell}: {gib:.2f} GiB allocated, {held:.2f} GiB reserved", flush=True)
+    settings = getattr(torch._C, "_accelerator_getAllocatorSettings", lambda: "?")()  # read late: reading parses them
+    print(f"###   allocator settings: {settings!r}", flush=True)
     if gib < 0.5:
         return
     objects = gc.get_objects()
@@ -88,6 +101,34 @@ def _kit_bench_after_free(cell):
     print(f"###   {len(tensors)} CUDA tensors gc sees, {sum(t.nbytes for t in tensors) / 2**30:.2f} GiB", flush=True)
     for i in range(min(4, len(tensors))):
         print(f"###   {tuple(tensors[i].shape)} {tensors[i].dtype}, held by {holders(tensors[i], tensors)}", flush=True)
+    if os.environ.get("KIT_BENCH_WHERE"):
+        for gib_, cell_, via in _kit_bench_where(torch.cuda.memory._snapshot(), __file__):
+            print(f"###   {gib_:.2f} GiB allocated in cell {cell_} via {via}", flush=True)
+def _kit_bench_record():
+    # --where: from now on the allocator keeps the Python stack of each live block (after the
+    # setup cell, so the kit's allocator default is in place before this starts CUDA)
+    import torch
+    if os.environ.get("KIT_BENCH_WHERE") and torch.cuda.is_available():
+        torch.cuda.memory._record_memory_history(enabled="state", context="alloc", stacks="python")
+def _kit_bench_where(snapshot, script, top=6):
+    # live blocks grouped by the lesson cell that allocated them and the innermost kit frame
+    # (frames are innermost first); [(GiB, cell, "file:line function"), ...], largest first
+    import re
+    marks = [(n + 1, int(m[1])) for n, line in enumerate(open(script, encoding="utf-8").read().splitlines())
+             for m in [re.match(r"print\\('### cell (\\d+)'", line)] if m]
+    groups = {}
+    for segment in snapshot.get("segments", []):
+        for block in segment.get("blocks", []):
+            if block.get("state") != "active_allocated":
+                continue
+            frames = block.get("frames") or []
+            top_line = next((f["line"] for f in frames if f.get("filename") == script and f.get("name") == "<module>"), None)
+            cell = next((c for n, c in reversed(marks) if top_line and n <= top_line), None)
+            kit = next((f for f in frames if "/helpers/" in f.get("filename", "")), frames[0] if frames else None)
+            via = f"{kit['filename'].split('/helpers/')[-1]}:{kit['line']} {kit['name']}" if kit else "(before recording)"
+            groups[(cell, via)] = groups.get((cell, via), 0) + block["size"]
+    ranked = sorted(groups.items(), key=lambda kv: -kv[1])[:top]
+    return [(size / 2**30, cell, via) for (cell, via), size in ranked]
 """
 
 
@@ -126,6 +167,7 @@ def lesson_script(notebook: Path) -> str:
             continue
         src = "".join(cell["source"])
         after = f"_kit_bench_after_free({i})\n" if "free_memory()" in src else ""
+        after += "_kit_bench_record()\n" if "runtime.setup(" in src else ""
         parts.append(f"print('### cell {i}', flush=True)\n{src}\n{after}")
     return "\n".join(parts)
 
@@ -160,6 +202,9 @@ def main(argv=None) -> int:
     p.add_argument("--gpu-gib", type=float, default=None, help="choose and cap as a card of this memory")
     p.add_argument("--fp16", action="store_true", help="KIT_PRECISION=fp16 (a T4 has no bf16)")
     p.add_argument("--budget", type=float, default=540.0, help="seconds for all lessons together")
+    p.add_argument("--where", action="store_true",
+                   help="record each CUDA block's Python stack from the setup cell on; after a free that leaves "
+                        "much allocated, the log groups what is live by the cell and kit function that allocated it")
     p.add_argument("--bert", default=None, help="KIT_BERT_MODEL: this folder, built as a random-weight "
                                                 "klue/bert-base-shaped stand-in if it does not exist (lesson 03b)")
     args = p.parse_args(argv)
@@ -176,6 +221,8 @@ def main(argv=None) -> int:
         env["KIT_GPU_GIB"] = env["KIT_BENCH_CAP_GIB"] = str(args.gpu_gib)
     if args.fp16:
         env["KIT_PRECISION"] = "fp16"
+    if args.where:
+        env["KIT_BENCH_WHERE"] = "1"
     deadline = time.time() + args.budget
     ok = True
     for number in args.lessons:

@@ -287,7 +287,9 @@ def main() -> int:
            "mean_prompt_tokens": round(sum(lengths) / len(lengths)), "tokens_per_s": [round(x) for x in w],
            "mean": round(sum(w) / max(len(w), 1)), "spread_pct": round(100 * (max(w) - min(w)) / (sum(w) / len(w)), 1)
            if w else None, "peak_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2),
-           "wall_s": round(time.time() - t0)}
+           "wall_s": round(time.time() - t0),
+           # what the CUDA allocator ran with (unsloth and the kit both ask for expandable segments)
+           "allocator": getattr(torch._C, "_accelerator_getAllocatorSettings", lambda: None)()}
     save_row(row, "train_entry.jsonl")
     return 0
 

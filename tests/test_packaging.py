@@ -137,6 +137,23 @@ def test_gpu_lessons_reports_what_is_still_allocated_after_a_lesson_frees_memory
     assert any("live LlamaForCausalLM, held by ['dict[leaked]']" in line for line in printed), printed
     del kept
 
+    assert "rt = runtime.setup(seed=42)\n_kit_bench_record()\n" in script   # --where records from the setup cell on
+    lesson = tmp_path / "07_preference_rl.py"
+    lesson.write_text(script, encoding="utf-8")
+    lines = script.splitlines()
+    at = {c: lines.index(f"print('### cell {c}', flush=True)") + 2 for c in (4, 16)}  # a line inside each cell
+    frames = lambda cell, *kit: [*({"filename": f"/r/helpers/{f}", "line": n, "name": fn} for f, n, fn in kit),
+                                 {"filename": str(lesson), "line": at[cell], "name": "<module>"}]
+    snapshot = {"segments": [{"blocks": [
+        {"state": "active_allocated", "size": 3 * 2**30, "frames": frames(16, ("preference.py", 141, "load_policy"))},
+        {"state": "active_allocated", "size": 2 * 2**30, "frames": frames(16, ("preference.py", 141, "load_policy"))},
+        {"state": "inactive", "size": 9 * 2**30, "frames": frames(4, ("llm/train.py", 9, "train"))},
+        {"state": "active_allocated", "size": 2**30, "frames": frames(4, ("inference.py", 7, "predict"),
+                                                                      ("llm/train.py", 9, "train"))},
+        {"state": "active_allocated", "size": 2**29, "frames": []}]}]}
+    assert space["_kit_bench_where"](snapshot, str(lesson)) == [
+        (5.0, 16, "preference.py:141 load_policy"), (1.0, 4, "inference.py:7 predict"), (0.5, None, "(before recording)")]
+
     notebook = tmp_path / "99_fake.ipynb"
     line = "print('### after free, cell 3: 1.25 GiB allocated, 2.00 GiB reserved')"
     notebook.write_text(json.dumps({"cells": [{"cell_type": "code", "source": line}]}), encoding="utf-8")

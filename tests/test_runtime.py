@@ -1,4 +1,6 @@
+import os
 import random
+import sys
 
 import numpy as np
 import pytest
@@ -79,3 +81,44 @@ def test_precision_is_decided_once(monkeypatch):
     assert hardware.trainer_precision() == {"bf16": False, "fp16": True, "dataloader_pin_memory": True}
     monkeypatch.setattr(hardware, "gpu_info", lambda: ("H100", 80.0, True))
     assert hardware.precision() == "bf16" and hardware.trainer_precision()["bf16"]
+
+
+def test_the_allocator_default_is_set_before_cuda_starts_and_never_over_the_users(monkeypatch):
+    from types import SimpleNamespace
+
+    from helpers.core import hardware
+
+    for name in hardware._ALLOCATOR_VARIABLES:   # set, then removed: restored as it was afterwards
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
+    monkeypatch.setattr(hardware, "_expandable_segments_work", lambda: True)
+    started = {"cuda": False}
+    fake = SimpleNamespace(version=SimpleNamespace(hip=None),
+                           cuda=SimpleNamespace(is_available=lambda: True, is_initialized=lambda: started["cuda"]))
+    monkeypatch.setitem(sys.modules, "torch", fake)
+    assert hardware.cuda_available()   # the first call with a GPU sets it, through the environment
+    assert os.environ["PYTORCH_ALLOC_CONF"] == "expandable_segments:True"
+    monkeypatch.setenv("PYTORCH_ALLOC_CONF", "garbage_collection_threshold:0.6")   # the user's own
+    assert hardware.cuda_available() and hardware.allocator_default(fake) is None
+    assert os.environ["PYTORCH_ALLOC_CONF"] == "garbage_collection_threshold:0.6"
+    # too late once CUDA has started, and never on ROCm or where expandable segments fail
+    env = {}
+    started["cuda"] = True
+    assert hardware.allocator_default(fake, environ=env) is None and env == {}
+    started["cuda"] = False
+    fake.version.hip = "6.2"
+    assert hardware.allocator_default(fake, environ=env) is None and env == {}
+    fake.version.hip = None
+    monkeypatch.setattr(hardware, "_expandable_segments_work", lambda: False)
+    assert hardware.allocator_default(fake, environ=env) is None and env == {}
+    monkeypatch.setattr(hardware, "_expandable_segments_work", lambda: True)
+    assert hardware.allocator_default(fake, environ=env) == "expandable_segments:True" == env["PYTORCH_ALLOC_CONF"]
+
+
+def test_expandable_segments_are_not_asked_for_under_wsl(monkeypatch):
+    from helpers.core import hardware
+
+    monkeypatch.delenv("WSL_DISTRO_NAME", raising=False)
+    here = hardware._expandable_segments_work()
+    monkeypatch.setenv("WSL_DISTRO_NAME", "Ubuntu")
+    assert not hardware._expandable_segments_work() and here == ("microsoft" not in os.uname().release.lower())

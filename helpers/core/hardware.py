@@ -13,16 +13,59 @@ from __future__ import annotations
 import os
 import random
 
-__all__ = ["cuda_available", "gpu_info", "precision", "torch_dtype", "trainer_precision", "seed_everything"]
+__all__ = ["cuda_available", "allocator_default", "gpu_info", "precision", "torch_dtype", "trainer_precision", "seed_everything"]
+
+
+#: The CUDA allocator setting the kit turns on (where the user has set none): memory is mapped
+#: in pages to growing segments instead of fixed blocks, so a lesson that frees one model and
+#: loads the next on a 15 GB card is not refused for memory that is free but split up (lesson 07
+#: under a T4's cap failed so: 3.81 GiB reserved but free, a 2 MiB block refused). unsloth sets the
+#: same on import, but only where CUDA has not started by then; the kit asks for the GPU first.
+ALLOCATOR_DEFAULT = "expandable_segments:True"
+_ALLOCATOR_VARIABLES = ("PYTORCH_ALLOC_CONF", "PYTORCH_CUDA_ALLOC_CONF", "PYTORCH_HIP_ALLOC_CONF")
 
 
 def cuda_available() -> bool:
-    """True where torch sees a CUDA device (False where torch is missing)."""
+    """True where torch sees a CUDA device (False where torch is missing). On the first call
+    with a GPU it also sets :func:`allocator_default`, before CUDA starts."""
     try:
         import torch
     except ImportError:
         return False
-    return bool(torch.cuda.is_available())
+    if not torch.cuda.is_available():
+        return False
+    allocator_default(torch)
+    return True
+
+
+def allocator_default(torch=None, environ=None) -> str | None:
+    """Set ``PYTORCH_ALLOC_CONF`` to :data:`ALLOCATOR_DEFAULT` and return it, or leave things as
+    they are and return None: where the user set an allocator variable (theirs wins), on
+    Windows, WSL, ROCm or a Jetson (where expandable segments fail), or once CUDA has started
+    (torch read its settings then). Only the environment is touched, so the user sees the
+    setting in ``os.environ`` and a child process inherits it.
+
+    >>> env = {}
+    >>> allocator_default(environ=env), env
+    ('expandable_segments:True', {'PYTORCH_ALLOC_CONF': 'expandable_segments:True'})
+    >>> allocator_default(environ={"PYTORCH_CUDA_ALLOC_CONF": "max_split_size_mb:128"}) is None
+    True
+    """
+    environ = os.environ if environ is None else environ
+    if any(name in environ for name in _ALLOCATOR_VARIABLES) or not _expandable_segments_work():
+        return None
+    if torch is not None and (getattr(torch.version, "hip", None) or torch.cuda.is_initialized()):
+        return None
+    environ["PYTORCH_ALLOC_CONF"] = ALLOCATOR_DEFAULT
+    return ALLOCATOR_DEFAULT
+
+
+def _expandable_segments_work() -> bool:
+    """False on Windows, under WSL (its kernel name says so, also inside Docker) and on a
+    Jetson board, where PyTorch's expandable segments are not supported or fail."""
+    if os.name == "nt" or os.environ.get("WSL_DISTRO_NAME") or os.path.exists("/etc/nv_tegra_release"):
+        return False
+    return "microsoft" not in os.uname().release.lower()
 
 
 def gpu_info() -> tuple[str, float, bool] | None:
