@@ -18,7 +18,8 @@ on an offline server would:
   a T4's. The cap is set after the kit's allocator default (as a user's first cell has it), and
   checked: a block larger than the cap must be refused.
 - ``--where`` records each CUDA block's Python stack from the setup cell on, so a free that leaves
-  much allocated names the cell and kit function that allocated what is still live.
+  much allocated names the cell and kit functions that allocated what is still live, then resets
+  ``torch._dynamo`` and says what that freed (a diagnosis: the rest of the run is changed by it).
 
 Without the NIKL files the lessons read the shipped samples (the small-data schedule applies).
 Random weights learn nothing useful: the run checks that every step of the full-mode path
@@ -86,10 +87,29 @@ def _kit_bench_after_free(cell):
     gib = free_memory()  # the kit's own gc + empty_cache (the cell called it; here it also covers a cell that did more after)
     held = torch.cuda.memory_reserved() / 2**30  # above the allocated after empty_cache: fragmentation
     print(f"### after free, cell {cell}: {gib:.2f} GiB allocated, {held:.2f} GiB reserved", flush=True)
-    settings = getattr(torch._C, "_accelerator_getAllocatorSettings", lambda: "?")()  # read late: reading parses them
-    print(f"###   allocator settings: {settings!r}", flush=True)
+    segments = torch.cuda.memory._snapshot()["segments"]  # torch 2.11 has no getter for the settings
+    kind = "expandable" if any(s.get("is_expandable") for s in segments) else "fixed"
+    print(f"###   allocator: {kind} segments ({len(segments)})", flush=True)
     if gib < 0.5:
         return
+    try:  # a report, never a failure of the lesson: what gc holds can be odd (compiled graphs' fake tensors)
+        _kit_bench_holders(gc, torch)
+    except Exception as err:
+        print(f"###   report failed: {type(err).__name__}: {err}", flush=True)
+    if os.environ.get("KIT_BENCH_WHERE"):
+        try:
+            for gib_, cell_, via in _kit_bench_where(torch.cuda.memory._snapshot(), __file__):
+                print(f"###   {gib_:.2f} GiB allocated in cell {cell_} via {via}", flush=True)
+        except Exception as err:
+            print(f"###   where failed: {type(err).__name__}: {err}", flush=True)
+        torch._dynamo.reset()  # compiled graphs and their guards let go: does that free it?
+        print(f"###   after torch._dynamo.reset(): {free_memory():.2f} GiB allocated", flush=True)
+def _kit_bench_nbytes(t):
+    try:
+        return t.nbytes
+    except RuntimeError:  # symbolic sizes
+        return 0
+def _kit_bench_holders(gc, torch):
     objects = gc.get_objects()
     def holders(obj, skip):
         return [type(r).__name__ + (f"[{','.join(map(str, list(r)[:4]))}]" if isinstance(r, dict) else "")
@@ -97,13 +117,13 @@ def _kit_bench_after_free(cell):
     models = [o for o in objects if isinstance(o, torch.nn.Module) and type(o).__name__.endswith(("ForCausalLM", "PeftModel"))]
     for i in range(len(models)):  # every one (a lesson has few); no slice: it would be one more referrer
         print(f"###   live {type(models[i]).__name__}, held by {holders(models[i], models)}", flush=True)
-    tensors = sorted((o for o in objects if isinstance(o, torch.Tensor) and o.is_cuda), key=lambda t: -t.nbytes)
-    print(f"###   {len(tensors)} CUDA tensors gc sees, {sum(t.nbytes for t in tensors) / 2**30:.2f} GiB", flush=True)
+    # real CUDA tensors only: compiled graphs keep fake ones (no memory of their own) in their nodes
+    tensors = sorted((o for o in objects if isinstance(o, torch.Tensor) and o.is_cuda and _kit_bench_nbytes(o)
+                      and not type(o).__name__.startswith(("Fake", "Functional"))),
+                     key=lambda t: -_kit_bench_nbytes(t))
+    print(f"###   {len(tensors)} CUDA tensors gc sees, {sum(map(_kit_bench_nbytes, tensors)) / 2**30:.2f} GiB", flush=True)
     for i in range(min(4, len(tensors))):
         print(f"###   {tuple(tensors[i].shape)} {tensors[i].dtype}, held by {holders(tensors[i], tensors)}", flush=True)
-    if os.environ.get("KIT_BENCH_WHERE"):
-        for gib_, cell_, via in _kit_bench_where(torch.cuda.memory._snapshot(), __file__):
-            print(f"###   {gib_:.2f} GiB allocated in cell {cell_} via {via}", flush=True)
 def _kit_bench_record():
     # --where: from now on the allocator keeps the Python stack of each live block (after the
     # setup cell, so the kit's allocator default is in place before this starts CUDA)
@@ -111,8 +131,8 @@ def _kit_bench_record():
     if os.environ.get("KIT_BENCH_WHERE") and torch.cuda.is_available():
         torch.cuda.memory._record_memory_history(enabled="state", context="alloc", stacks="python")
 def _kit_bench_where(snapshot, script, top=6):
-    # live blocks grouped by the lesson cell that allocated them and the innermost kit frame
-    # (frames are innermost first); [(GiB, cell, "file:line function"), ...], largest first
+    # live blocks grouped by the lesson cell that allocated them and the chain of kit frames,
+    # innermost first (which load: a lesson's training or its policy); [(GiB, cell, "file:line function"), ...], largest first
     import re
     marks = [(n + 1, int(m[1])) for n, line in enumerate(open(script, encoding="utf-8").read().splitlines())
              for m in [re.match(r"print\\('### cell (\\d+)'", line)] if m]
@@ -124,8 +144,9 @@ def _kit_bench_where(snapshot, script, top=6):
             frames = block.get("frames") or []
             top_line = next((f["line"] for f in frames if f.get("filename") == script and f.get("name") == "<module>"), None)
             cell = next((c for n, c in reversed(marks) if top_line and n <= top_line), None)
-            kit = next((f for f in frames if "/helpers/" in f.get("filename", "")), frames[0] if frames else None)
-            via = f"{kit['filename'].split('/helpers/')[-1]}:{kit['line']} {kit['name']}" if kit else "(before recording)"
+            kit = [f for f in frames if "/helpers/" in f.get("filename", "")] or frames[:1]
+            via = " <- ".join(f"{f['filename'].split('/helpers/')[-1]}:{f['line']} {f['name']}" for f in kit) \
+                or "(before recording)"
             groups[(cell, via)] = groups.get((cell, via), 0) + block["size"]
     ranked = sorted(groups.items(), key=lambda kv: -kv[1])[:top]
     return [(size / 2**30, cell, via) for (cell, via), size in ranked]
@@ -204,7 +225,8 @@ def main(argv=None) -> int:
     p.add_argument("--budget", type=float, default=540.0, help="seconds for all lessons together")
     p.add_argument("--where", action="store_true",
                    help="record each CUDA block's Python stack from the setup cell on; after a free that leaves "
-                        "much allocated, the log groups what is live by the cell and kit function that allocated it")
+                        "much allocated, the log groups what is live by the cell and kit functions that allocated it, "
+                        "then resets torch._dynamo and says what that freed (a diagnosis: the run goes on changed)")
     p.add_argument("--bert", default=None, help="KIT_BERT_MODEL: this folder, built as a random-weight "
                                                 "klue/bert-base-shaped stand-in if it does not exist (lesson 03b)")
     args = p.parse_args(argv)

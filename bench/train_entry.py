@@ -255,6 +255,14 @@ def main() -> int:
     globals()["METHOD"] = args.method  # read by every path
     import torch
 
+    if args.path in ("kit", "seed-recipe"):
+        # the kit's first question to the GPU sets its allocator default before CUDA starts, as in
+        # a user's run; capping below starts CUDA, so ask it first (the unsloth paths get the same
+        # setting from unsloth's import)
+        from helpers.core.hardware import cuda_available
+
+        cuda_available()
+
     if args.path.startswith("unsloth-sorted") or args.path == "sft-trainer" or (args.path == "kit" and os.environ.get("KIT_ENGINE", "auto") != "hf"):
         import unsloth  # noqa: F401  (before transformers)
     if args.cap_gib:
@@ -289,7 +297,8 @@ def main() -> int:
            if w else None, "peak_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2),
            "wall_s": round(time.time() - t0),
            # what the CUDA allocator ran with (unsloth and the kit both ask for expandable segments)
-           "allocator": getattr(torch._C, "_accelerator_getAllocatorSettings", lambda: None)()}
+           "allocator": "expandable" if any(s.get("is_expandable") for s in torch.cuda.memory._snapshot()["segments"])
+           else "fixed"}
     save_row(row, "train_entry.jsonl")
     return 0
 

@@ -915,6 +915,23 @@ def grpo(cfg: LLMConfig, records: Sequence, *, num_generations: int = 4, max_new
     return _run(trainer, cfg, tokenizer, fp, resume, force_resume, len(usable))
 
 
+def _sampling_batches(model, tokenizer, prompts: Sequence[str], samples: int, max_new_tokens: int,
+                      batch_size: int) -> list[list[int]]:
+    """Prompt indices per sampling call, ``samples`` sequences each: ``batch_size`` prompts at a
+    time, and on a GPU also within the generation token budget of the memory left
+    (:func:`helpers.llm.engines.generation_token_budget`). Lesson 07's report of 8 samples of 16
+    prompts at once (128 sequences) ran out of a T4's 15 GiB in the prefill."""
+    from .llm.engines import generation_token_budget
+
+    budget = generation_token_budget(_unwrap(model))
+    if budget is None:
+        return [list(range(lo, min(lo + batch_size, len(prompts)))) for lo in range(0, len(prompts), batch_size)]
+    from .batching import prompt_token_ids, token_budget_batches
+
+    lengths = [len(ids) + max_new_tokens for ids in prompt_token_ids(tokenizer, prompts)]
+    return token_budget_batches(lengths, max(1, budget // samples), batch_size)
+
+
 def reward_report(model, tokenizer, records: Sequence, style: str = "base", max_new_tokens: int = 4,
                   samples: int = 0, temperature: float = 1.0, batch_size: int = 16, seed: int = 0) -> dict[str, float]:
     """Mean accuracy and format rewards (0–1) on the verifiable ``records``, measured apart:
@@ -933,10 +950,10 @@ def reward_report(model, tokenizer, records: Sequence, style: str = "base", max_
         texts, recs = [], []
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):  # the caller's RNG stays
             torch.manual_seed(seed)
-            for lo in range(0, len(prompts), batch_size):
-                chunk = [p for p in prompts[lo: lo + batch_size] for _ in range(samples)]
+            for batch in _sampling_batches(model, tokenizer, prompts, samples, max_new_tokens, batch_size):
+                chunk = [prompts[i] for i in batch for _ in range(samples)]
                 texts += sample_completions(model, tokenizer, chunk, max_new_tokens, temperature)[4]
-                recs += [r for r in usable[lo: lo + batch_size] for _ in range(samples)]
+                recs += [usable[i] for i in batch for _ in range(samples)]
     else:
         was_training = _unwrap(model).training
         _unwrap(model).eval()

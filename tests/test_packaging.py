@@ -129,11 +129,20 @@ def test_gpu_lessons_reports_what_is_still_allocated_after_a_lesson_frees_memory
     monkeypatch.setattr(torch.cuda, "empty_cache", lambda: None)
     monkeypatch.setattr(torch.cuda, "memory_allocated", lambda: 11 * 2**30)
     monkeypatch.setattr(torch.cuda, "memory_reserved", lambda: 14.5 * 2**30)
+    monkeypatch.setattr(torch.cuda.memory, "_snapshot", lambda: {"segments": [{"is_expandable": True}] * 3})
     kept = {"leaked": LlamaForCausalLM(LlamaConfig(vocab_size=64, hidden_size=16, intermediate_size=32,
                                                    num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=2))}
     space["_kit_bench_after_free"](22)
     printed = capsys.readouterr().out.splitlines()
     assert printed[0] == "### after free, cell 22: 11.00 GiB allocated, 14.50 GiB reserved"
+    assert printed[1] == "###   allocator: expandable segments (3)"
+
+    class Symbolic:  # what torch.compile leaves in its graphs: a tensor whose size is symbolic
+        @property
+        def nbytes(self):
+            raise RuntimeError("Cannot call numel() on tensor with symbolic sizes/strides")
+
+    assert space["_kit_bench_nbytes"](Symbolic()) == 0 and space["_kit_bench_nbytes"](torch.zeros(4)) == 16
     assert any("live LlamaForCausalLM, held by ['dict[leaked]']" in line for line in printed), printed
     del kept
 
@@ -152,7 +161,7 @@ def test_gpu_lessons_reports_what_is_still_allocated_after_a_lesson_frees_memory
                                                                       ("llm/train.py", 9, "train"))},
         {"state": "active_allocated", "size": 2**29, "frames": []}]}]}
     assert space["_kit_bench_where"](snapshot, str(lesson)) == [
-        (5.0, 16, "preference.py:141 load_policy"), (1.0, 4, "inference.py:7 predict"), (0.5, None, "(before recording)")]
+        (5.0, 16, "preference.py:141 load_policy"), (1.0, 4, "inference.py:7 predict <- llm/train.py:9 train"), (0.5, None, "(before recording)")]
 
     notebook = tmp_path / "99_fake.ipynb"
     line = "print('### after free, cell 3: 1.25 GiB allocated, 2.00 GiB reserved')"

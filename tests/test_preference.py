@@ -363,3 +363,31 @@ def test_grpo_raises_the_accuracy_reward_on_held_back_prompts(tiny_llm_dir, tmp_
     assert after["answers"] == before["answers"] == 48 * 8
     logged = preference.curve(result, "reward/accuracy")
     assert len(logged) >= 4 and logged[-1][1] > logged[0][1]
+
+
+def test_sampled_reward_report_keeps_each_sampling_call_within_the_gpus_generation_budget(tiny_llm_dir, monkeypatch,
+                                                                                            one_thread):
+    """On a GPU, reward_report's sampling calls (``samples`` sequences per prompt) are sized by the
+    generation token budget of the memory left, not only by ``batch_size`` prompts: 8 samples of
+    16 prompts at once ran out of a T4's 15 GiB in lesson 07. Every record is still sampled
+    ``samples`` times, in the records' own accounting."""
+    from helpers.batching import prompt_token_ids
+    from helpers.inference import prompts_of
+    from helpers.llm import engines
+
+    model, tok = preference.load_policy(preference.settings(llm.LLMConfig.smoke(model_name=str(tiny_llm_dir)), "grpo",
+                                                            True))
+    records = synthetic.synthetic_cci(12, seed=3, split="dev")
+    prompts = prompts_of(records, tok, "base")
+    widths = [len(ids) + 4 for ids in prompt_token_ids(tok, prompts)]
+    assert preference._sampling_batches(model, tok, prompts, 8, 4, 5) == [[0, 1, 2, 3, 4], [5, 6, 7, 8, 9], [10, 11]]
+    budget = 8 * 3 * max(widths)  # three of the widest prompts' 8 samples
+    monkeypatch.setattr(engines, "generation_token_budget", lambda model, num_beams=1: budget)
+    batches = preference._sampling_batches(model, tok, prompts, 8, 4, 16)
+    assert sorted(i for b in batches for i in b) == list(range(12)) and len(batches) >= 4
+    assert all(8 * len(b) * max(widths[i] for i in b) <= budget for b in batches)
+    calls = []
+    real = preference.sample_completions
+    monkeypatch.setattr(preference, "sample_completions", lambda m, t, chunk, *a: calls.append(len(chunk)) or real(m, t, chunk, *a))
+    report = preference.reward_report(model, tok, records, samples=8, seed=0)
+    assert report["answers"] == 12 * 8 and calls == [8 * len(b) for b in batches]
