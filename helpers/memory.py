@@ -80,10 +80,11 @@ def _lora_params(shape: ModelShape, r: int, lm_head: bool) -> int:
 #: Without gradient checkpointing, the activations kept per token and layer, in multiples of one
 #: layer's forward tensors. Measured on an H200 capped to 80 GiB, Solar 11B LoRA, 4 sequences of
 #: 1,024 tokens (``bench/results/train_entry.jsonl``): the unsloth engine peaked at 45.4 GiB
-#: (1.03 after the weights, adapter state and overhead; 1.5 is kept for headroom), the hf engine
-#: at 71.5 GiB (2.07: transformers keeps the unfused attention, MLP and LoRA inputs).
+#: (1.03, derived: the peak less the estimate's weights, adapter state and overhead; 1.5 is kept
+#: for headroom), the hf engine at 71.5 GiB (2.07, derived the same way; probably the unfused
+#: attention, MLP and LoRA inputs transformers keeps, not measured apart). 2.2 keeps headroom too.
 NO_CHECKPOINTING_FUSED = 1.5
-NO_CHECKPOINTING_PLAIN = 2.1
+NO_CHECKPOINTING_PLAIN = 2.2
 
 
 def estimate_memory(model_id_or_config, mode: str, seq_len: int, batch: int, *, lora_r: int = 16,

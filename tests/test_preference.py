@@ -380,6 +380,7 @@ def test_sampled_reward_report_keeps_each_sampling_call_within_the_gpus_generati
     records = synthetic.synthetic_cci(12, seed=3, split="dev")
     prompts = prompts_of(records, tok, "base")
     widths = [len(ids) + 4 for ids in prompt_token_ids(tok, prompts)]
+    monkeypatch.setattr(engines, "generation_token_budget", lambda model, num_beams=1: None)  # a CPU
     assert preference._sampling_batches(model, tok, prompts, 8, 4, 5) == [[0, 1, 2, 3, 4], [5, 6, 7, 8, 9], [10, 11]]
     budget = 8 * 3 * max(widths)  # three of the widest prompts' 8 samples
     monkeypatch.setattr(engines, "generation_token_budget", lambda model, num_beams=1: budget)

@@ -93,7 +93,7 @@ def test_the_allocator_default_is_set_before_cuda_starts_and_never_over_the_user
         monkeypatch.delenv(name)
     monkeypatch.setattr(hardware, "_expandable_segments_work", lambda: True)
     started = {"cuda": False}
-    fake = SimpleNamespace(version=SimpleNamespace(hip=None),
+    fake = SimpleNamespace(__version__="2.11.0+cu128", version=SimpleNamespace(hip=None),
                            cuda=SimpleNamespace(is_available=lambda: True, is_initialized=lambda: started["cuda"]))
     monkeypatch.setitem(sys.modules, "torch", fake)
     assert hardware.cuda_available()   # the first call with a GPU sets it, through the environment
@@ -112,13 +112,28 @@ def test_the_allocator_default_is_set_before_cuda_starts_and_never_over_the_user
     monkeypatch.setattr(hardware, "_expandable_segments_work", lambda: False)
     assert hardware.allocator_default(fake, environ=env) is None and env == {}
     monkeypatch.setattr(hardware, "_expandable_segments_work", lambda: True)
-    assert hardware.allocator_default(fake, environ=env) == "expandable_segments:True" == env["PYTORCH_ALLOC_CONF"]
+    assert hardware.allocator_default(fake, environ=env) == "PYTORCH_ALLOC_CONF" and env == {
+        "PYTORCH_ALLOC_CONF": "expandable_segments:True"}
+    fake.__version__, env = "2.9.1+cu126", {}  # before 2.10 torch reads the CUDA-named variable only
+    assert hardware.allocator_default(fake, environ=env) == "PYTORCH_CUDA_ALLOC_CONF" and env == {
+        "PYTORCH_CUDA_ALLOC_CONF": "expandable_segments:True"}
 
 
-def test_expandable_segments_are_not_asked_for_under_wsl(monkeypatch):
+@pytest.mark.skipif(os.name == "nt", reason="the Windows branch returns before the kernel name is read")
+def test_expandable_segments_are_not_asked_for_under_wsl_or_on_a_jetson(monkeypatch):
+    from types import SimpleNamespace
+
     from helpers.core import hardware
 
     monkeypatch.delenv("WSL_DISTRO_NAME", raising=False)
-    here = hardware._expandable_segments_work()
+    monkeypatch.setattr(hardware.os.path, "exists", lambda path: False)
+    monkeypatch.setattr(hardware.os, "uname", lambda: SimpleNamespace(release="6.8.0-49-generic"))
+    assert hardware._expandable_segments_work()
+    monkeypatch.setattr(hardware.os, "uname", lambda: SimpleNamespace(release="5.15.167.4-microsoft-standard-WSL2"))
+    assert not hardware._expandable_segments_work()   # Docker on WSL2: only the kernel says so
+    monkeypatch.setattr(hardware.os, "uname", lambda: SimpleNamespace(release="6.8.0-49-generic"))
     monkeypatch.setenv("WSL_DISTRO_NAME", "Ubuntu")
-    assert not hardware._expandable_segments_work() and here == ("microsoft" not in os.uname().release.lower())
+    assert not hardware._expandable_segments_work()
+    monkeypatch.delenv("WSL_DISTRO_NAME")
+    monkeypatch.setattr(hardware.os.path, "exists", lambda path: path == "/etc/nv_tegra_release")
+    assert not hardware._expandable_segments_work()

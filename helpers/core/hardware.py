@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 
 __all__ = ["cuda_available", "allocator_default", "gpu_info", "precision", "torch_dtype", "trainer_precision", "seed_everything"]
 
@@ -19,8 +20,9 @@ __all__ = ["cuda_available", "allocator_default", "gpu_info", "precision", "torc
 #: The CUDA allocator setting the kit turns on (where the user has set none): memory is mapped
 #: in pages to growing segments instead of fixed blocks, so a lesson that frees one model and
 #: loads the next on a 15 GB card is not refused for memory that is free but split up (lesson 07
-#: under a T4's cap failed so: 3.81 GiB reserved but free, a 2 MiB block refused). unsloth sets the
-#: same on import, but only where CUDA has not started by then; the kit asks for the GPU first.
+#: under a T4's cap kept 10.75 GiB reserved for 3.60 allocated without it, and a 2 MiB block was
+#: refused with 3.81 GiB reserved but free, most likely for that). unsloth sets the same on import,
+#: but only where CUDA has not started by then; the kit asks for the GPU first.
 ALLOCATOR_DEFAULT = "expandable_segments:True"
 _ALLOCATOR_VARIABLES = ("PYTORCH_ALLOC_CONF", "PYTORCH_CUDA_ALLOC_CONF", "PYTORCH_HIP_ALLOC_CONF")
 
@@ -39,25 +41,28 @@ def cuda_available() -> bool:
 
 
 def allocator_default(torch=None, environ=None) -> str | None:
-    """Set ``PYTORCH_ALLOC_CONF`` to :data:`ALLOCATOR_DEFAULT` and return it, or leave things as
-    they are and return None: where the user set an allocator variable (theirs wins), on
-    Windows, WSL, ROCm or a Jetson (where expandable segments fail), or once CUDA has started
-    (torch read its settings then). Only the environment is touched, so the user sees the
-    setting in ``os.environ`` and a child process inherits it.
+    """Set torch's allocator variable to :data:`ALLOCATOR_DEFAULT` and return the variable's
+    name, or leave things as they are and return None: where the user set an allocator variable
+    (theirs wins), on Windows, WSL, ROCm or a Jetson (where expandable segments fail), or once
+    CUDA has started (torch read its settings then). The variable is ``PYTORCH_ALLOC_CONF``
+    from torch 2.10 and ``PYTORCH_CUDA_ALLOC_CONF`` before (what each reads). Only the
+    environment is touched, so the user sees the setting and a child process inherits it.
 
-    >>> env = {}
-    >>> allocator_default(environ=env), env
-    ('expandable_segments:True', {'PYTORCH_ALLOC_CONF': 'expandable_segments:True'})
     >>> allocator_default(environ={"PYTORCH_CUDA_ALLOC_CONF": "max_split_size_mb:128"}) is None
     True
     """
     environ = os.environ if environ is None else environ
     if any(name in environ for name in _ALLOCATOR_VARIABLES) or not _expandable_segments_work():
         return None
-    if torch is not None and (getattr(torch.version, "hip", None) or torch.cuda.is_initialized()):
-        return None
-    environ["PYTORCH_ALLOC_CONF"] = ALLOCATOR_DEFAULT
-    return ALLOCATOR_DEFAULT
+    name = "PYTORCH_ALLOC_CONF"
+    if torch is not None:
+        if getattr(torch.version, "hip", None) or torch.cuda.is_initialized():
+            return None
+        major, minor = (int(x) for x in re.findall(r"\d+", torch.__version__)[:2])
+        if (major, minor) < (2, 10):
+            name = "PYTORCH_CUDA_ALLOC_CONF"
+    environ[name] = ALLOCATOR_DEFAULT
+    return name
 
 
 def _expandable_segments_work() -> bool:
