@@ -28,8 +28,9 @@ _ALLOCATOR_VARIABLES = ("PYTORCH_ALLOC_CONF", "PYTORCH_CUDA_ALLOC_CONF", "PYTORC
 
 
 def cuda_available() -> bool:
-    """True where torch sees a CUDA device (False where torch is missing). On the first call
-    with a GPU it also sets :func:`allocator_default`, before CUDA starts."""
+    """True where torch sees a CUDA device (False where torch is missing). With a GPU it also
+    calls :func:`allocator_default`, which acts once, before CUDA starts (the kit's first
+    question to the GPU comes through here)."""
     try:
         import torch
     except ImportError:
