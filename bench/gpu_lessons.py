@@ -98,8 +98,12 @@ def _kit_bench_after_free(cell):
         print(f"###   report failed: {type(err).__name__}: {err}", flush=True)
     if os.environ.get("KIT_BENCH_WHERE"):
         try:
-            for gib_, cell_, via in _kit_bench_where(torch.cuda.memory._snapshot(), __file__):
+            snapshot = torch.cuda.memory._snapshot()
+            for gib_, cell_, via in _kit_bench_where(snapshot, __file__):
                 print(f"###   {gib_:.2f} GiB allocated in cell {cell_} via {via}", flush=True)
+            groups = _kit_bench_groups(snapshot, __file__)
+            _kit_bench_owners(max(groups.values(), key=lambda spans: sum(s for _, s in spans)), gc, torch)
+            del snapshot, groups
         except Exception as err:
             print(f"###   where failed: {type(err).__name__}: {err}", flush=True)
         torch._dynamo.reset()  # compiled graphs and their guards let go: does that free it?
@@ -130,15 +134,17 @@ def _kit_bench_record():
     import torch
     if os.environ.get("KIT_BENCH_WHERE") and torch.cuda.is_available():
         torch.cuda.memory._record_memory_history(enabled="state", context="alloc", stacks="python")
-def _kit_bench_where(snapshot, script, top=6):
+def _kit_bench_groups(snapshot, script):
     # live blocks grouped by the lesson cell that allocated them and the chain of kit frames,
-    # innermost first (which load: a lesson's training or its policy); [(GiB, cell, "file:line function"), ...], largest first
+    # innermost first: {(cell, "file:line function <- ..."): [(address, size), ...]}
     import re
     marks = [(n + 1, int(m[1])) for n, line in enumerate(open(script, encoding="utf-8").read().splitlines())
              for m in [re.match(r"print\\('### cell (\\d+)'", line)] if m]
     groups = {}
     for segment in snapshot.get("segments", []):
+        address = segment.get("address", 0)
         for block in segment.get("blocks", []):
+            start, address = block.get("address", address), block.get("address", address) + block["size"]
             if block.get("state") != "active_allocated":
                 continue
             frames = block.get("frames") or []
@@ -147,9 +153,92 @@ def _kit_bench_where(snapshot, script, top=6):
             kit = [f for f in frames if "/helpers/" in f.get("filename", "")] or frames[:1]
             via = " <- ".join(f"{f['filename'].split('/helpers/')[-1]}:{f['line']} {f['name']}" for f in kit) \
                 or "(before recording)"
-            groups[(cell, via)] = groups.get((cell, via), 0) + block["size"]
-    ranked = sorted(groups.items(), key=lambda kv: -kv[1])[:top]
-    return [(size / 2**30, cell, via) for (cell, via), size in ranked]
+            groups.setdefault((cell, via), []).append((start, block["size"]))
+    return groups
+def _kit_bench_where(snapshot, script, top=6):
+    # which load: a lesson's training or its policy; [(GiB, cell, via), ...], largest first
+    ranked = sorted(((sum(s for _, s in spans), key) for key, spans in _kit_bench_groups(snapshot, script).items()),
+                    key=lambda kv: -kv[0])[:top]
+    return [(size / 2**30, cell, via) for size, (cell, via) in ranked]
+def _kit_bench_owners(spans, gc, torch, show=2):
+    # what keeps the blocks of one group alive: the tensors gc sees whose storage lies in them, and
+    # for the largest, the chain of referrers up to a module's global (or "none found")
+    import bisect
+    spans = sorted(spans)
+    starts = [a for a, _ in spans]
+    def inside(ptr):
+        i = bisect.bisect_right(starts, ptr) - 1
+        return i >= 0 and ptr < spans[i][0] + spans[i][1]
+    import warnings
+    objects = gc.get_objects()
+    found = []  # the tensors themselves, no tuples around them: the path below must not start at one of ours
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # isinstance() on every object gc holds wakes deprecated module attributes
+        for o in objects:
+            try:
+                if not isinstance(o, torch.Tensor) or type(o).__name__.startswith(("Fake", "Functional")):
+                    continue
+                ptr = o.untyped_storage().data_ptr()
+            except Exception:
+                continue
+            if ptr and inside(ptr):
+                found.append(o)
+    found.sort(key=lambda t: -t.untyped_storage().nbytes())
+    sizes = {t.untyped_storage().data_ptr(): t.untyped_storage().nbytes() for t in found}
+    kinds = {}
+    for t in found:
+        kinds[f"{type(t).__name__} {t.dtype}"] = kinds.get(f"{type(t).__name__} {t.dtype}", 0) + 1
+    print(f"###   owners: {len(found)} tensors gc sees lie in its {len(spans)} blocks "
+          f"({sum(sizes.values()) / 2**30:.2f} of {sum(s for _, s in spans) / 2**30:.2f} GiB): {dict(sorted(kinds.items()))}", flush=True)
+    skip = {id(objects), id(found), id(spans)}
+    firsts = {}  # the largest of each kind (a 4-bit weight and its quantization state are different kinds)
+    for t in found:
+        firsts.setdefault(f"{type(t).__name__} {t.dtype}", t)
+    for kind in list(firsts)[:show]:
+        t = firsts[kind]
+        print(f"###   {tuple(t.shape)} {t.dtype} <- {_kit_bench_path(gc, t, skip | {id(firsts)})}", flush=True)
+    firsts.clear()
+    del objects, found
+def _kit_bench_path(gc, start, skip, depth=8, calls=80):
+    # breadth-first up the referrers from start to the nearest module global: "module.name[key] -> ... -> type"
+    import sys, types
+    modules = {id(vars(m)): name for name, m in list(sys.modules.items()) if m is not None and hasattr(m, "__dict__")}
+    up, held, frontier = {id(start): None}, {id(start): start}, [start]
+    skip = skip | {id(up), id(held)}
+    end = None
+    for _ in range(depth):
+        nxt = []
+        skip_now = skip | {id(frontier), id(nxt)}
+        for obj in frontier:
+            calls -= 1
+            for r in gc.get_referrers(obj):
+                if id(r) in up or id(r) in skip_now or isinstance(r, types.FrameType):
+                    continue
+                up[id(r)], held[id(r)] = id(obj), r
+                if id(r) in modules:
+                    end = r
+                    break
+                nxt.append(r)
+            if end is not None or calls <= 0:
+                break
+        if end is not None or calls <= 0 or not nxt:
+            break
+        frontier = nxt
+    if end is None:
+        first = [type(r).__name__ for r in gc.get_referrers(start) if id(r) not in skip][:6]
+        return f"no module global within {depth} steps; first referrers {first}"
+    def name(holder, child):
+        if isinstance(holder, dict):
+            key = next((k for k, v in holder.items() if v is child), "?")
+            return f"{modules[id(holder)]}.{key}" if id(holder) in modules else f"dict[{key!r}]"
+        if isinstance(holder, (list, tuple)):
+            return f"{type(holder).__name__}[{next((i for i, v in enumerate(holder) if v is child), '?')}]"
+        return getattr(holder, "__qualname__", None) or type(holder).__name__
+    chain, node = [], id(end)
+    while up[node] is not None:
+        chain.append(name(held[node], held[up[node]]))
+        node = up[node]
+    return " -> ".join(chain + [type(start).__name__])
 """
 
 

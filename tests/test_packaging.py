@@ -163,6 +163,28 @@ def test_gpu_lessons_reports_what_is_still_allocated_after_a_lesson_frees_memory
     assert space["_kit_bench_where"](snapshot, str(lesson)) == [
         (5.0, 16, "preference.py:141 load_policy"), (1.0, 4, "inference.py:7 predict <- llm/train.py:9 train"), (0.5, None, "(before recording)")]
 
+    groups = space["_kit_bench_groups"]({"segments": [{"address": 4096, "blocks": [
+        {"state": "active_allocated", "size": 512, "frames": frames(16, ("llm/engines.py", 326, "load"))},
+        {"state": "inactive", "size": 512, "frames": []},
+        {"state": "active_allocated", "size": 256, "address": 8192, "frames": frames(16, ("llm/engines.py", 326, "load"))}]}]},
+        str(lesson))
+    assert groups == {(16, "llm/engines.py:326 load"): [(4096, 512), (8192, 256)]}
+
+    # what keeps a group's blocks alive: here a tensor in a module global's cache, and one nothing names
+    import gc
+    import sys
+    import types
+
+    cache = types.ModuleType("kit_bench_fake_cache")
+    monkeypatch.setitem(sys.modules, cache.__name__, cache)
+    cache.GRAPHS = {"compiled": [{"val": torch.zeros(1000, dtype=torch.uint8)}]}
+    spans = [(cache.GRAPHS["compiled"][0]["val"].untyped_storage().data_ptr(), 1000), (1, 8)]
+    capsys.readouterr()
+    space["_kit_bench_owners"](spans, gc, torch)
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0].startswith("###   owners: 1 tensors gc sees lie in its 2 blocks") and "'Tensor torch.uint8': 1" in printed[0]
+    assert printed[1] == "###   (1000,) torch.uint8 <- kit_bench_fake_cache.GRAPHS -> dict['compiled'] -> list[0] -> dict['val'] -> Tensor"
+
     notebook = tmp_path / "99_fake.ipynb"
     line = "print('### after free, cell 3: 1.25 GiB allocated, 2.00 GiB reserved')"
     notebook.write_text(json.dumps({"cells": [{"cell_type": "code", "source": line}]}), encoding="utf-8")
