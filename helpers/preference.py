@@ -912,23 +912,50 @@ def grpo(cfg: LLMConfig, records: Sequence, *, num_generations: int = 4, max_new
     fp = _fingerprint(cfg, "grpo", records_hash(usable), len(usable), adapter, num_generations=num_generations,
                       max_new_tokens=max_new_tokens, temperature=temperature, epsilon=epsilon, beta=beta,
                       num_iterations=num_iterations, format_weight=format_weight, scale_rewards=scale_rewards)
-    return _run(trainer, cfg, tokenizer, fp, resume, force_resume, len(usable))
+    result = _run(trainer, cfg, tokenizer, fp, resume, force_resume, len(usable))
+    notice = uniform_groups_notice(result.log_history)
+    if notice:
+        print(notice)
+    return result
+
+
+def uniform_groups_notice(log_history: Sequence[dict]) -> str | None:
+    """The notice for a GRPO run in which every sampled group's answers all got the same reward
+    (``reward_std_zero`` 1 at every logged step): every advantage was 0, so the policy learned
+    nothing from the rewards (and the KL term alone keeps it at the reference). None otherwise,
+    or when no step was logged.
+
+    >>> uniform_groups_notice([{"reward_std_zero": 1.0}, {"reward_std_zero": 0.75}]) is None
+    True
+    >>> "num_generations" in uniform_groups_notice([{"reward_std_zero": 1.0, "step": 5}, {"train_runtime": 3.0}])
+    True
+    """
+    fractions = [h["reward_std_zero"] for h in log_history if "reward_std_zero" in h]
+    if not fractions or min(fractions) < 1.0:
+        return None
+    return msg("알림: GRPO가 보상에서 아무것도 배우지 않았습니다. 모든 그룹에서 답들의 보상이 같아(모두 틀리거나 모두 맞음) "
+               "이점이 모두 0이었습니다. num_generations나 temperature를 올리거나, 모델이 가끔은 맞히는 프롬프트로 "
+               "학습하세요(먼저 SFT로 형식을 익히게 하는 것도 방법입니다).",
+               "notice: GRPO learned nothing from the rewards: in every group all answers got the same reward "
+               "(all wrong or all right), so every advantage was 0. Raise num_generations or temperature, or train "
+               "on prompts the model sometimes gets right (SFT first teaches it the answer format).")
 
 
 def _sampling_batches(model, tokenizer, prompts: Sequence[str], samples: int, max_new_tokens: int,
                       batch_size: int) -> list[list[int]]:
     """Prompt indices per sampling call, ``samples`` sequences each: ``batch_size`` prompts at a
     time, and on a GPU also within the generation token budget of the memory left
-    (:func:`helpers.llm.engines.generation_token_budget`). Lesson 07's report of 8 samples of 16
+    (:func:`helpers.llm.engines.generation_token_budget`, each row counted by
+    :func:`~helpers.llm.engines.generation_row_tokens`). Lesson 07's report of 8 samples of 16
     prompts at once (128 sequences) ran out of a T4's 15 GiB in the prefill."""
-    from .llm.engines import generation_token_budget
+    from .llm.engines import generation_row_tokens, generation_token_budget
 
     budget = generation_token_budget(_unwrap(model))
     if budget is None:
         return [list(range(lo, min(lo + batch_size, len(prompts)))) for lo in range(0, len(prompts), batch_size)]
     from .batching import prompt_token_ids, token_budget_batches
 
-    lengths = [len(ids) + max_new_tokens for ids in prompt_token_ids(tokenizer, prompts)]
+    lengths = [generation_row_tokens(_unwrap(model), len(ids), max_new_tokens) for ids in prompt_token_ids(tokenizer, prompts)]
     return token_budget_batches(lengths, max(1, budget // samples), batch_size)
 
 

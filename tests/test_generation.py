@@ -155,6 +155,35 @@ def test_token_budget_batches_respect_the_budget():
     assert flat == sorted(flat)   # shortest first
 
 
+def test_generation_batches_count_unsloths_decoding_cache_against_the_gpus_budget(tiny_llm_dir, monkeypatch):
+    """On a GPU, a generation batch fits the budget of the memory left with each row counted as
+    its decoding holds it: once (prompt + new tokens) for transformers, twice plus unsloth's slack
+    for a model unsloth loaded (it copies the cache into its own longer buffer). Lesson 07's
+    sampled report ran out of a 15 GiB cap in unsloth's decoding with one copy counted. A budget
+    the user gives (``max_tokens``) counts plain tokens."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from helpers import batching
+    from helpers.batching import prompt_token_ids
+    from helpers.llm import engines
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_llm_dir)
+    tok = AutoTokenizer.from_pretrained(tiny_llm_dir)
+    prompts = ["가나다 " * n for n in (1, 3, 5, 8)]
+    plain = [len(ids) + 2 for ids in prompt_token_ids(tok, prompts)]
+    seen = []
+    real = batching.token_budget_batches
+    monkeypatch.setattr(batching, "token_budget_batches", lambda lengths, budget, n=None: seen.append((lengths, budget))
+                        or real(lengths, budget, n))
+    monkeypatch.setattr(engines, "generation_token_budget", lambda model, num_beams=1: 4000)   # a GPU's
+    gen = inference.GenerationConfig(max_new_tokens=2, batch_size=4)
+    engines.HFEngine().generate(model, tok, prompts, gen, progress=False)
+    model.config.unsloth_version = "2026.10.9"
+    engines.HFEngine().generate(model, tok, prompts, gen, progress=False)
+    engines.HFEngine().generate(model, tok, prompts, inference.GenerationConfig(max_new_tokens=2, max_tokens=64), progress=False)
+    assert seen == [(plain, 4000), ([2 * n + engines.UNSLOTH_DECODE_SLACK for n in plain], 4000), (plain, 64)]
+
+
 def test_generation_is_quiet_with_a_saved_max_length(tiny_llm_dir):
     """A checkpoint whose generation config carries ``max_length`` (unsloth saves one) made
     transformers warn on every batch that ``max_new_tokens`` overrides it; the kit's generation

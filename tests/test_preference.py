@@ -251,6 +251,30 @@ def test_few_pairs_in_full_settings_still_make_steps_and_log(tiny_llm_dir, tmp_p
     assert all(math.isfinite(h["loss"]) for h in steps)
 
 
+def test_grpo_says_so_when_every_group_got_one_reward(tiny_llm_dir, tmp_path, one_thread, capsys, monkeypatch):
+    """A GRPO run whose sampled answers all score alike within each group (a model that never
+    answers right, as lesson 07's random-weight stand-in on the GPU) has only zero advantages: it
+    learns nothing from the rewards and says so. With rewards that differ it says nothing."""
+    base = llm.LLMConfig.smoke(model_name=str(tiny_llm_dir), output_dir=str(tmp_path / "uniform"))
+    cfg = preference.settings(base, "grpo", smoke=False, max_length=256)
+    records = synthetic.synthetic_cci(12, seed=4)
+    real = preference.rewards
+    monkeypatch.setattr(preference, "rewards", lambda recs, texts, w=0.5: {k: [0.0] * len(texts) for k in
+                                                                            ("total", "accuracy", "format")})
+    model, tok = preference.load_policy(cfg)
+    result = preference.grpo(cfg, records, num_generations=2, model=model, tokenizer=tok, resume=False)
+    assert all(h["reward_std_zero"] == 1.0 for h in result.log_history if "reward_std_zero" in h)
+    assert "notice: GRPO learned nothing from the rewards" in capsys.readouterr().out
+    count = iter(range(10**6))   # every answer a different reward: no group is uniform
+    monkeypatch.setattr(preference, "rewards", lambda recs, texts, w=0.5: {
+        "total": [float(next(count)) for _ in texts], **{k: [0.0] * len(texts) for k in ("accuracy", "format")}})
+    model, tok = preference.load_policy(cfg)
+    preference.grpo(replace(cfg, output_dir=str(tmp_path / "varied")), records, num_generations=2, model=model,
+                    tokenizer=tok, resume=False)
+    assert "learned nothing" not in capsys.readouterr().out
+    assert real is not preference.rewards
+
+
 def test_schedule_counts_reused_batches_and_leaves_a_chosen_batch_alone(capsys):
     """GRPO with ``num_iterations`` k uses each batch for k steps, so 60 prompts at 4 a step and
     k = 2 already make 30 steps: the batch stays 4 (counted once it would shrink to 2). A caller
@@ -387,6 +411,14 @@ def test_sampled_reward_report_keeps_each_sampling_call_within_the_gpus_generati
     batches = preference._sampling_batches(model, tok, prompts, 8, 4, 16)
     assert sorted(i for b in batches for i in b) == list(range(12)) and len(batches) >= 4
     assert all(8 * len(b) * max(widths[i] for i in b) <= budget for b in batches)
+    model.config.unsloth_version = "2026.10.9"   # unsloth's decoding holds two caches and its slack a row
+    costs = [2 * w + engines.UNSLOTH_DECODE_SLACK for w in widths]
+    monkeypatch.setattr(engines, "generation_token_budget", lambda model, num_beams=1: 8 * 3 * max(costs))
+    fewer = preference._sampling_batches(model, tok, prompts, 8, 4, 16)
+    assert sorted(i for b in fewer for i in b) == list(range(12))
+    assert all(8 * len(b) * max(costs[i] for i in b) <= 8 * 3 * max(costs) for b in fewer)
+    del model.config.unsloth_version
+    monkeypatch.setattr(engines, "generation_token_budget", lambda model, num_beams=1: budget)
     calls = []
     real = preference.sample_completions
     monkeypatch.setattr(preference, "sample_completions", lambda m, t, chunk, *a: calls.append(len(chunk)) or real(m, t, chunk, *a))

@@ -137,3 +137,31 @@ def test_expandable_segments_are_not_asked_for_under_wsl_or_on_a_jetson(monkeypa
     monkeypatch.delenv("WSL_DISTRO_NAME")
     monkeypatch.setattr(hardware.os.path, "exists", lambda path: path == "/etc/nv_tegra_release")
     assert not hardware._expandable_segments_work()
+
+
+def test_free_memory_drops_unsloths_weight_plans_so_a_deleted_model_can_go(monkeypatch):
+    """unsloth keeps a decode "plan" on each 4-bit weight's quant state that refers to the weight;
+    on an H200 capped to 15 GiB a deleted model's 3.35 GiB of 4-bit weights stayed allocated
+    through them. free_memory() clears them (only where unsloth's kernels are imported) and
+    leaves other attributes alone."""
+    import sys
+    import types
+
+    from helpers.core import hardware
+
+    class QuantState:  # bitsandbytes' name; the plans refer back to the weight
+        pass
+
+    weight = types.SimpleNamespace()
+    states = [QuantState(), QuantState()]
+    states[0]._unsloth_nf4_plan = [weight]
+    states[0]._unsloth_gemv_rows = {1: [weight]}
+    states[0].absmax = "kept"
+    states[1]._unsloth_gemv_plan = [weight]
+    monkeypatch.delitem(sys.modules, "unsloth.kernels.utils", raising=False)
+    assert hardware.drop_unsloth_plans() == 0 and states[0]._unsloth_nf4_plan == [weight]   # no unsloth: untouched
+    monkeypatch.setitem(sys.modules, "unsloth.kernels.utils", types.ModuleType("unsloth.kernels.utils"))
+    assert hardware.free_memory() == 0.0   # a CPU: nothing allocated on a GPU
+    assert [vars(s) for s in states] == [{"_unsloth_nf4_plan": None, "_unsloth_gemv_rows": None, "absmax": "kept"},
+                                         {"_unsloth_gemv_plan": None}]
+    assert hardware.drop_unsloth_plans() == 0   # nothing left to clear

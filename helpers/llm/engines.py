@@ -31,7 +31,7 @@ SEVEN_PROJECTIONS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_pr
 #: The seed recipe's LoRA targets: the seven projections and the output head.
 SEED_TARGETS = SEVEN_PROJECTIONS + ("lm_head",)
 
-__all__ = ["Engine", "eval_mode", "generation_mode", "checkpointing_flags", "kv_cache_token_budget", "generation_token_budget", "keep_4bit_trainable_on_cpu", "HFEngine", "UnslothEngine", "ENGINES", "register_engine", "engine_name", "get_engine",
+__all__ = ["Engine", "eval_mode", "generation_mode", "checkpointing_flags", "kv_cache_token_budget", "generation_token_budget", "generation_row_tokens", "UNSLOTH_DECODE_SLACK", "keep_4bit_trainable_on_cpu", "HFEngine", "UnslothEngine", "ENGINES", "register_engine", "engine_name", "get_engine",
            "SEVEN_PROJECTIONS", "SEED_TARGETS"]
 
 
@@ -178,6 +178,31 @@ def kv_cache_token_budget(config, free_gib: float, num_beams: int = 1, dtype_byt
     return max(1, int(0.5 * free_gib * 2**30 / (per_token * max(1, num_beams))))
 
 
+#: Key/value-cache tokens a row of unsloth's fast decoding holds besides two copies of its own
+#: cache: unsloth copies the prefill's cache into a buffer 512 tokens longer than the row and
+#: regrows it 512 at a time, each time a copy (unsloth 2026.10, ``KV_CACHE_INCREMENT``).
+UNSLOTH_DECODE_SLACK = 1024
+
+
+def generation_row_tokens(model, prompt_tokens: int, max_new_tokens: int) -> int:
+    """The key/value-cache tokens one generated row holds at its peak, what
+    :func:`generation_token_budget` is counted in: the prompt and the new tokens, and for a model
+    unsloth loaded (its fast decoding) twice that plus :data:`UNSLOTH_DECODE_SLACK`: while it
+    copies a cache into its own buffer both are live. Lesson 07's sampled reward report ran out
+    of a 15 GiB cap in unsloth's decoding with one copy counted.
+
+    >>> from types import SimpleNamespace as NS
+    >>> generation_row_tokens(NS(config=NS()), 700, 4)
+    704
+    >>> generation_row_tokens(NS(config=NS(unsloth_version="2026.10.9")), 700, 4)
+    2432
+    """
+    tokens = prompt_tokens + max_new_tokens
+    if getattr(getattr(model, "config", None), "unsloth_version", None):
+        return 2 * tokens + UNSLOTH_DECODE_SLACK
+    return tokens
+
+
 def generation_token_budget(model, num_beams: int = 1) -> int | None:
     """The token budget of a generation batch on this GPU: the KV cache of
     :func:`kv_cache_token_budget` in what is left of 85 % of the card (``KIT_GPU_GIB`` counts)
@@ -290,8 +315,12 @@ class HFEngine(Engine):
         from ..batching import left_padded, pad_id, prompt_token_ids, token_budget_batches
 
         ids = prompt_token_ids(tokenizer, prompts)
-        budget = gen.max_tokens or generation_token_budget(model, gen.num_beams) or 10**12
-        batches = token_budget_batches([len(x) + gen.max_new_tokens for x in ids], budget, gen.batch_size)
+        if gen.max_tokens:  # the user's budget counts prompt and new tokens as they are
+            lengths, budget = [len(x) + gen.max_new_tokens for x in ids], gen.max_tokens
+        else:
+            lengths = [generation_row_tokens(model, len(x), gen.max_new_tokens) for x in ids]
+            budget = generation_token_budget(model, gen.num_beams) or 10**12
+        batches = token_budget_batches(lengths, budget, gen.batch_size)
         out: list[str] = [""] * len(prompts)
         device = next(model.parameters()).device
         pad = pad_id(tokenizer)
