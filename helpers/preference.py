@@ -933,12 +933,13 @@ def uniform_groups_notice(log_history: Sequence[dict]) -> str | None:
     fractions = [h["reward_std_zero"] for h in log_history if "reward_std_zero" in h]
     if not fractions or min(fractions) < 1.0:
         return None
-    return msg("알림: GRPO가 보상에서 아무것도 배우지 않았습니다. 모든 그룹에서 답들의 보상이 같아(모두 틀리거나 모두 맞음) "
-               "이점이 모두 0이었습니다. num_generations나 temperature를 올리거나, 모델이 가끔은 맞히는 프롬프트로 "
-               "학습하세요(먼저 SFT로 형식을 익히게 하는 것도 방법입니다).",
+    return msg("알림: GRPO가 보상에서 아무것도 배우지 못했습니다. 모든 그룹에서 답들의 보상이 같아(다 틀리거나 다 맞음) "
+               "어드밴티지(advantage)가 전부 0이었습니다. num_generations나 temperature를 올리거나, 모델이 가끔은 맞히는 "
+               "프롬프트로 학습하세요(먼저 SFT로 답의 형식을 익히게 하는 것도 도움이 됩니다).",
                "notice: GRPO learned nothing from the rewards: in every group all answers got the same reward "
                "(all wrong or all right), so every advantage was 0. Raise num_generations or temperature, or train "
-               "on prompts the model sometimes gets right (SFT first teaches it the answer format).")
+               "on prompts the model sometimes gets right (training with SFT first, so that it learns the answer "
+               "format, also helps).")
 
 
 def _sampling_batches(model, tokenizer, prompts: Sequence[str], samples: int, max_new_tokens: int,

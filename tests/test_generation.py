@@ -178,7 +178,14 @@ def test_generation_batches_count_unsloths_decoding_cache_against_the_gpus_budge
     monkeypatch.setattr(engines, "generation_token_budget", lambda model, num_beams=1: 4000)   # a GPU's
     gen = inference.GenerationConfig(max_new_tokens=2, batch_size=4)
     engines.HFEngine().generate(model, tok, prompts, gen, progress=False)
-    model.config.unsloth_version = "2026.10.9"
+    import types
+
+    plain_generate = model.generate
+
+    def unsloth_fast_generate(self, *args, **kwargs):   # what unsloth puts in place of generate
+        return plain_generate(*args, **kwargs)
+
+    model.generate = types.MethodType(unsloth_fast_generate, model)
     engines.HFEngine().generate(model, tok, prompts, gen, progress=False)
     engines.HFEngine().generate(model, tok, prompts, inference.GenerationConfig(max_new_tokens=2, max_tokens=64), progress=False)
     assert seen == [(plain, 4000), ([2 * n + engines.UNSLOTH_DECODE_SLACK for n in plain], 4000), (plain, 64)]

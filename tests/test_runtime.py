@@ -161,6 +161,7 @@ def test_free_memory_drops_unsloths_weight_plans_so_a_deleted_model_can_go(monke
     monkeypatch.delitem(sys.modules, "unsloth.kernels.utils", raising=False)
     assert hardware.drop_unsloth_plans() == 0 and states[0]._unsloth_nf4_plan == [weight]   # no unsloth: untouched
     monkeypatch.setitem(sys.modules, "unsloth.kernels.utils", types.ModuleType("unsloth.kernels.utils"))
+    monkeypatch.setattr(hardware, "cuda_available", lambda: False)
     assert hardware.free_memory() == 0.0   # a CPU: nothing allocated on a GPU
     assert [vars(s) for s in states] == [{"_unsloth_nf4_plan": None, "_unsloth_gemv_rows": None, "absmax": "kept"},
                                          {"_unsloth_gemv_plan": None}]

@@ -168,10 +168,11 @@ def drop_unsloth_plans() -> int:
     """Clear unsloth's per-weight plans (:data:`UNSLOTH_PLANS`) on every 4-bit weight in memory;
     returns how many were set. Nothing to do unless unsloth's kernels are imported.
 
-    Measured on an H200 capped to 15 GiB (lesson 07, ``bench/gpu_lessons.py``): after a model
-    that had generated was deleted, its 4-bit weights (3.35 GiB of an 8B model) stayed allocated,
-    held only through these plans, and ``gc.collect()`` did not free them; clearing the plans did.
-    Live models lose nothing but the first call's planning.
+    Measured on an H200 (lesson 07 capped to 15 GiB, and ``bench/probes/stop27_leak2.py``): an
+    8B model loaded with a saved adapter that generated its own answers (DPO pairs) and was then
+    deleted kept its 4-bit weights allocated (3.35 GiB); the plans refer to the weights, and
+    ``gc.collect()`` did not free them. Clearing the plans did. Live models lose nothing but the
+    first call's planning.
     """
     import gc
     import sys

@@ -31,7 +31,7 @@ SEVEN_PROJECTIONS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_pr
 #: The seed recipe's LoRA targets: the seven projections and the output head.
 SEED_TARGETS = SEVEN_PROJECTIONS + ("lm_head",)
 
-__all__ = ["Engine", "eval_mode", "generation_mode", "checkpointing_flags", "kv_cache_token_budget", "generation_token_budget", "generation_row_tokens", "UNSLOTH_DECODE_SLACK", "keep_4bit_trainable_on_cpu", "HFEngine", "UnslothEngine", "ENGINES", "register_engine", "engine_name", "get_engine",
+__all__ = ["Engine", "eval_mode", "generation_mode", "checkpointing_flags", "kv_cache_token_budget", "generation_token_budget", "generation_row_tokens", "unsloth_decoding", "UNSLOTH_DECODE_SLACK", "keep_4bit_trainable_on_cpu", "HFEngine", "UnslothEngine", "ENGINES", "register_engine", "engine_name", "get_engine",
            "SEVEN_PROJECTIONS", "SEED_TARGETS"]
 
 
@@ -184,21 +184,35 @@ def kv_cache_token_budget(config, free_gib: float, num_beams: int = 1, dtype_byt
 UNSLOTH_DECODE_SLACK = 1024
 
 
-def generation_row_tokens(model, prompt_tokens: int, max_new_tokens: int) -> int:
-    """The key/value-cache tokens one generated row holds at its peak, what
-    :func:`generation_token_budget` is counted in: the prompt and the new tokens, and for a model
-    unsloth loaded (its fast decoding) twice that plus :data:`UNSLOTH_DECODE_SLACK`: while it
-    copies a cache into its own buffer both are live. Lesson 07's sampled reward report ran out
-    of a 15 GiB cap in unsloth's decoding with one copy counted.
+def unsloth_decoding(model) -> bool:
+    """Whether ``model`` (or the model under its peft wrapper) generates through unsloth's fast
+    decoding: unsloth replaces the ``generate`` of a causal LM it loads with
+    ``unsloth_fast_generate``. A checkpoint unsloth saved but plain transformers loaded does not.
 
     >>> from types import SimpleNamespace as NS
-    >>> generation_row_tokens(NS(config=NS()), 700, 4)
-    704
-    >>> generation_row_tokens(NS(config=NS(unsloth_version="2026.10.9")), 700, 4)
-    2432
+    >>> def unsloth_fast_generate(*args): ...
+    >>> unsloth_decoding(NS(generate=unsloth_fast_generate)), unsloth_decoding(NS(generate=print))
+    (True, False)
+    """
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return getattr(getattr(base, "generate", None), "__name__", "") == "unsloth_fast_generate"
+
+
+def generation_row_tokens(model, prompt_tokens: int, max_new_tokens: int) -> int:
+    """The key/value-cache tokens one generated row holds at its peak, what
+    :func:`generation_token_budget` is counted in: the prompt and the new tokens, and through
+    unsloth's fast decoding (:func:`unsloth_decoding`) twice that plus
+    :data:`UNSLOTH_DECODE_SLACK`: while it copies a cache into its own longer buffer both are live
+    (read from unsloth's code; counted high). Lesson 07's sampled reward report ran out of a
+    15 GiB cap in unsloth's decoding with one copy counted.
+
+    >>> from types import SimpleNamespace as NS
+    >>> def unsloth_fast_generate(*args): ...
+    >>> generation_row_tokens(NS(generate=print), 700, 4), generation_row_tokens(NS(generate=unsloth_fast_generate), 700, 4)
+    (704, 2432)
     """
     tokens = prompt_tokens + max_new_tokens
-    if getattr(getattr(model, "config", None), "unsloth_version", None):
+    if unsloth_decoding(model):
         return 2 * tokens + UNSLOTH_DECODE_SLACK
     return tokens
 
