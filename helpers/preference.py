@@ -934,7 +934,7 @@ def uniform_groups_notice(log_history: Sequence[dict]) -> str | None:
     if not fractions or min(fractions) < 1.0:
         return None
     return msg("알림: GRPO가 보상에서 아무것도 배우지 못했습니다. 모든 그룹에서 답들의 보상이 같아(다 틀리거나 다 맞음) "
-               "어드밴티지(advantage)가 전부 0이었습니다. num_generations나 temperature를 올리거나, 모델이 가끔은 맞히는 "
+               "이점(advantage)이 전부 0이었습니다. num_generations나 temperature를 올리거나, 모델이 가끔은 맞히는 "
                "프롬프트로 학습하세요(먼저 SFT로 답의 형식을 익히게 하는 것도 도움이 됩니다).",
                "notice: GRPO learned nothing from the rewards: in every group all answers got the same reward "
                "(all wrong or all right), so every advantage was 0. Raise num_generations or temperature, or train "
@@ -945,19 +945,15 @@ def uniform_groups_notice(log_history: Sequence[dict]) -> str | None:
 def _sampling_batches(model, tokenizer, prompts: Sequence[str], samples: int, max_new_tokens: int,
                       batch_size: int) -> list[list[int]]:
     """Prompt indices per sampling call, ``samples`` sequences each: ``batch_size`` prompts at a
-    time, and on a GPU also within the generation token budget of the memory left
-    (:func:`helpers.llm.engines.generation_token_budget`, each row counted by
-    :func:`~helpers.llm.engines.generation_row_tokens`). Lesson 07's report of 8 samples of 16
+    time, in order; on a GPU within the memory left instead
+    (:func:`helpers.llm.engines.generation_batches`). Lesson 07's report of 8 samples of 16
     prompts at once (128 sequences) ran out of a T4's 15 GiB in the prefill."""
-    from .llm.engines import generation_row_tokens, generation_token_budget
+    from .batching import prompt_token_ids
+    from .llm.engines import generation_batches
 
-    budget = generation_token_budget(_unwrap(model))
-    if budget is None:
-        return [list(range(lo, min(lo + batch_size, len(prompts)))) for lo in range(0, len(prompts), batch_size)]
-    from .batching import prompt_token_ids, token_budget_batches
-
-    lengths = [generation_row_tokens(_unwrap(model), len(ids), max_new_tokens) for ids in prompt_token_ids(tokenizer, prompts)]
-    return token_budget_batches(lengths, max(1, budget // samples), batch_size)
+    lengths = [len(ids) for ids in prompt_token_ids(tokenizer, prompts)]
+    return generation_batches(_unwrap(model), lengths, max_new_tokens, batch_size, rows_per_prompt=samples) \
+        or [list(range(lo, min(lo + batch_size, len(prompts)))) for lo in range(0, len(prompts), batch_size)]
 
 
 def reward_report(model, tokenizer, records: Sequence, style: str = "base", max_new_tokens: int = 4,

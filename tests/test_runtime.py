@@ -144,7 +144,6 @@ def test_free_memory_drops_unsloths_weight_plans_so_a_deleted_model_can_go(monke
     on an H200 capped to 15 GiB a deleted model's 3.35 GiB of 4-bit weights stayed allocated
     through them. free_memory() clears them (only where unsloth's kernels are imported) and
     leaves other attributes alone."""
-    import sys
     import types
 
     from helpers.core import hardware

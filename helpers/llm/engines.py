@@ -31,7 +31,7 @@ SEVEN_PROJECTIONS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_pr
 #: The seed recipe's LoRA targets: the seven projections and the output head.
 SEED_TARGETS = SEVEN_PROJECTIONS + ("lm_head",)
 
-__all__ = ["Engine", "eval_mode", "generation_mode", "checkpointing_flags", "kv_cache_token_budget", "generation_token_budget", "generation_row_tokens", "unsloth_decoding", "UNSLOTH_DECODE_SLACK", "keep_4bit_trainable_on_cpu", "HFEngine", "UnslothEngine", "ENGINES", "register_engine", "engine_name", "get_engine",
+__all__ = ["Engine", "eval_mode", "generation_mode", "checkpointing_flags", "kv_cache_token_budget", "generation_token_budget", "generation_batches", "generation_row_tokens", "unsloth_decoding", "UNSLOTH_DECODE_SLACK", "keep_4bit_trainable_on_cpu", "HFEngine", "UnslothEngine", "ENGINES", "register_engine", "engine_name", "get_engine",
            "SEVEN_PROJECTIONS", "SEED_TARGETS"]
 
 
@@ -237,6 +237,22 @@ def generation_token_budget(model, num_beams: int = 1) -> int | None:
                                  max(free, 0.25), num_beams)
 
 
+def generation_batches(model, prompt_lengths: Sequence[int], max_new_tokens: int, max_batch: int | None, *,
+                       num_beams: int = 1, rows_per_prompt: int = 1) -> list[list[int]] | None:
+    """Prompt indices per ``generate`` call on this GPU: at most ``max_batch`` prompts, each
+    ``rows_per_prompt`` rows (samples), within :func:`generation_token_budget` with every row
+    counted by :func:`generation_row_tokens`; shortest first. None on a CPU, where no memory
+    budget applies (the caller batches by count). The one place generation is sized for memory:
+    :meth:`HFEngine.generate` and :func:`helpers.preference.reward_report`'s sampling use it."""
+    budget = generation_token_budget(model, num_beams)
+    if budget is None:
+        return None
+    from ..batching import token_budget_batches
+
+    lengths = [generation_row_tokens(model, n, max_new_tokens) for n in prompt_lengths]
+    return token_budget_batches(lengths, max(1, budget // rows_per_prompt), max_batch)
+
+
 class HFEngine(Engine):
     """transformers + peft (+ bitsandbytes for QLoRA): runs everywhere."""
 
@@ -329,12 +345,12 @@ class HFEngine(Engine):
         from ..batching import left_padded, pad_id, prompt_token_ids, token_budget_batches
 
         ids = prompt_token_ids(tokenizer, prompts)
+        plain = [len(x) + gen.max_new_tokens for x in ids]
         if gen.max_tokens:  # the user's budget counts prompt and new tokens as they are
-            lengths, budget = [len(x) + gen.max_new_tokens for x in ids], gen.max_tokens
-        else:
-            lengths = [generation_row_tokens(model, len(x), gen.max_new_tokens) for x in ids]
-            budget = generation_token_budget(model, gen.num_beams) or 10**12
-        batches = token_budget_batches(lengths, budget, gen.batch_size)
+            batches = token_budget_batches(plain, gen.max_tokens, gen.batch_size)
+        else:  # a GPU's memory, or (None: a CPU) the batch size alone
+            batches = generation_batches(model, [len(x) for x in ids], gen.max_new_tokens, gen.batch_size,
+                                         num_beams=gen.num_beams) or token_budget_batches(plain, 10**12, gen.batch_size)
         out: list[str] = [""] * len(prompts)
         device = next(model.parameters()).device
         pad = pad_id(tokenizer)
