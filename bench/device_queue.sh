@@ -5,6 +5,7 @@
 #   bench/device_queue.sh start GPU FILE   run FILE's lines (shell commands, '#' comments skipped) one
 #                                          after another on CUDA device GPU, in the background in a
 #                                          session of their own (setsid), so they outlive this call
+#                                          (QUEUE=gpuNb names a second queue on the same GPU)
 #   bench/device_queue.sh wait SECONDS     wait until every started queue is done (or SECONDS pass),
 #                                          then copy $KEEP/out to $OUT and print each queue's progress
 #   bench/device_queue.sh await PATH SECONDS   in a queue line: wait until PATH exists (a later call
@@ -20,8 +21,8 @@ set -uo pipefail
 KEEP=${KEEP:-/tmp/keep}
 case "${1:-}" in
   start)
-    gpu=$2; file=$(realpath "$3"); root=$(pwd)
-    mkdir -p "$KEEP/out"; rm -f "$KEEP/out/gpu$gpu.done"
+    gpu=$2; file=$(realpath "$3"); root=$(pwd); name=${QUEUE:-gpu$gpu}
+    mkdir -p "$KEEP/out"; rm -f "$KEEP/out/$name.done"
     setsid nohup bash -c '
       gpu=$1; file=$2; out=$3; cd "$4"
       export CUDA_VISIBLE_DEVICES=$gpu BENCH_OUT=$out
@@ -32,9 +33,9 @@ case "${1:-}" in
         rc=$?
         echo "=== $(date +%T) rc $rc: $cmd"
       done < "$file"
-      touch "$out/gpu$gpu.done"' _ "$gpu" "$file" "$KEEP/out" "$root" \
-      > "$KEEP/out/gpu$gpu.log" 2>&1 < /dev/null &
-    echo "queue gpu$gpu started: $(grep -cv '^\s*\(#\|$\)' "$file") commands from $3"
+      touch "$out/$5.done"' _ "$gpu" "$file" "$KEEP/out" "$root" "$name" \
+      > "$KEEP/out/$name.log" 2>&1 < /dev/null &
+    echo "queue $name started: $(grep -cv '^\s*\(#\|$\)' "$file") commands from $3"
     ;;
   wait)
     end=$((SECONDS + ${2:-540}))

@@ -224,3 +224,42 @@ def test_generation_is_quiet_with_a_saved_max_length(tiny_llm_dir):
         logger.removeHandler(handler)
     assert not [m for m in seen if "max_length" in m], seen
     assert model.generation_config.max_length == 8192
+
+
+def test_loading_a_model_says_so_when_the_gpu_still_holds_another(tiny_llm_dir, monkeypatch, capsys):
+    """Before loading, the kit's loaders say when what the GPU already holds leaves no room for the
+    model in 85 % of the card: lesson 07 under a T4's 15 GiB ran out of memory loading its DPO
+    adapter with the GRPO model still held, in a traceback deep in peft that named neither. Nothing
+    is said when the model fits beside what is held, when it would not fit even alone, or on a CPU."""
+    from dataclasses import replace
+
+    import torch
+
+    from helpers import preference
+    from helpers.core import hardware
+    import importlib
+
+    from helpers.llm import LLMConfig
+
+    train_module = importlib.import_module("helpers.llm.train")   # helpers.llm.train is also the function
+
+    monkeypatch.setattr(hardware, "gpu_info", lambda: ("Tesla T4", 15.0, False))
+    held = {"gib": 0.25}
+    monkeypatch.setattr(torch.cuda, "memory_allocated", lambda *a: held["gib"] * 2**30)
+    cfg = LLMConfig(model_name="MLP-KTLim/llama-3-Korean-Bllossom-8B", method="qlora")   # 4-bit: about 6.4 GiB
+    assert train_module.held_gpu_notice(cfg) is None
+    held["gib"] = 6.0                                   # 6.0 + 6.4 within 12.75
+    assert train_module.held_gpu_notice(cfg) is None
+    held["gib"] = 7.0
+    note = train_module.held_gpu_notice(cfg)
+    assert note.startswith("notice: the GPU already holds 7.0 GiB") and "15 GiB card" in note
+    assert "runtime.free_memory()" in note
+    assert train_module.held_gpu_notice(replace(cfg, method="lora")) is None   # 16-bit 8B does not fit 15 GiB at all
+    monkeypatch.setattr(hardware, "gpu_info", lambda: None)
+    assert train_module.held_gpu_notice(cfg) is None
+
+    monkeypatch.setattr(train_module, "held_gpu_notice", lambda cfg: f"NOTICE {cfg.method}")   # each loader says it first
+    tiny = LLMConfig(model_name=tiny_llm_dir, method="lora")
+    train_module.load_model(tiny)
+    preference.load_policy(tiny)
+    assert capsys.readouterr().out.splitlines() == ["NOTICE lora", "NOTICE lora"]

@@ -67,6 +67,23 @@ def test_lesson_starts_with_the_runtime_line(path):
     assert "runtime.setup(" in first_code["source"]
 
 
+@pytest.mark.parametrize("path", sorted((ROOT / "notebooks").glob("*.ipynb")), ids=lambda p: p.name)
+def test_lesson_lets_go_of_each_model_before_it_loads_the_next(path):
+    """Between two cells that load a model for use (``load_policy``, ``load_for_inference``) a
+    lesson deletes the first and calls ``runtime.free_memory()``: a T4's 15 GB does not hold two
+    4-bit 8B models with their state. Lesson 07 under a 15 GiB cap ran out of memory reloading its
+    DPO adapter with the GRPO model still held."""
+    import re
+
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    code = ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code"]
+    loads = [i for i, src in enumerate(code) if re.search(r"\b(load_policy|load_for_inference)\(", src)]
+    for before, after in zip(loads, loads[1:]):
+        between = code[before:after]
+        assert any("runtime.free_memory()" in src and re.search(r"^del ", src, re.M) for src in between), (
+            f"{path.name}: code cell {after} loads a model without freeing the one code cell {before} loaded")
+
+
 def test_import_helpers_is_light():
     import subprocess
     import sys
@@ -79,7 +96,8 @@ def test_import_helpers_is_light():
 def test_device_queue_runs_every_command_and_reports_failures(tmp_path):
     """bench/device_queue.sh (GPU leases): each line runs on its GPU with BENCH_OUT set, a failing
     command is reported and the queue goes on, a command cannot eat the queue file from stdin,
-    and ``wait`` copies the results to $OUT."""
+    ``wait`` copies the results to $OUT, and a second queue on the same GPU (``QUEUE``) keeps its
+    own log."""
     import os
     import subprocess
     from pathlib import Path
@@ -92,10 +110,15 @@ def test_device_queue_runs_every_command_and_reports_failures(tmp_path):
     env = {**os.environ, "KEEP": str(tmp_path / "keep"), "OUT": str(tmp_path / "out")}
     (tmp_path / "out").mkdir()
     subprocess.run(["bash", str(script), "start", "5", str(queue)], env=env, check=True, cwd=tmp_path)
+    second = tmp_path / "q2.txt"   # a second queue on the same GPU, named by QUEUE
+    second.write_text("echo $CUDA_VISIBLE_DEVICES > $BENCH_OUT/second.txt\n", encoding="utf-8")
+    subprocess.run(["bash", str(script), "start", "5", str(second)], env={**env, "QUEUE": "gpu5b"}, check=True,
+                   cwd=tmp_path)
     (tmp_path / "keep" / "ready").touch()  # what a later device call does once its wheels are in
     report = subprocess.run(["bash", str(script), "wait", "30"], env=env, check=True, cwd=tmp_path,
                             capture_output=True, text=True).stdout
-    assert "gpu5: done" in report
+    assert "gpu5: done" in report and "gpu5b: done" in report
+    assert (tmp_path / "out" / "second.txt").read_text().strip() == "5"
     assert "rc 1: false" in report and "rc 0: cat > /dev/null" in report
     assert (tmp_path / "out" / "gpu.txt").read_text().strip() == "5"
     assert "gave up waiting for" in (tmp_path / "out" / "gpu5.log").read_text()

@@ -16,7 +16,8 @@ from ..batching import AnswerOnlyCollator, TokenBudgetSampler
 from .config import SEED_TARGETS, SEVEN_PROJECTIONS, SMOKE_SETTINGS, LLMConfig
 from .engines import ENGINES, Engine, engine_name, get_engine, register_engine
 from .tiny import tiny_model_dir
-from .train import (CONFIG_FILE, TrainResult, add_adapters, auto_token_budget, encode_example, last_checkpoint,
+from .train import (CONFIG_FILE, TrainResult, add_adapters, auto_token_budget, encode_example, held_gpu_notice,
+                    last_checkpoint,
                     load_for_inference, load_model, load_tokenizer, merge_adapter, merge_lora_shards, prompt_and_answer,
                     save_adapter, sft_examples, train, training_arguments, use_checkpointing)
 
@@ -24,7 +25,7 @@ __all__ = ["LLMConfig", "SEVEN_PROJECTIONS", "SEED_TARGETS", "SMOKE_SETTINGS", "
            "get_engine", "register_engine", "resolve_engine", "tiny_model_dir", "TrainResult", "load_model",
            "add_adapters", "load_tokenizer", "encode_example", "prompt_and_answer", "sft_examples", "auto_token_budget",
            "last_checkpoint", "training_arguments", "train", "save_adapter", "merge_adapter", "merge_lora_shards",
-           "use_checkpointing", "load_for_inference",
+           "use_checkpointing", "load_for_inference", "held_gpu_notice",
            "AnswerOnlyCollator", "TokenBudgetSampler", "CONFIG_FILE"]
 
 

@@ -23,7 +23,7 @@ from ..core.messages import KitError, msg
 from .config import LLMConfig
 from .engines import get_engine
 
-__all__ = ["TrainResult", "load_model", "add_adapters", "load_tokenizer", "encode_example", "prompt_and_answer",
+__all__ = ["TrainResult", "held_gpu_notice", "load_model", "add_adapters", "load_tokenizer", "encode_example", "prompt_and_answer",
            "sft_examples", "auto_token_budget", "last_checkpoint", "training_arguments", "train", "save_adapter",
            "merge_adapter", "load_for_inference", "CONFIG_FILE"]
 
@@ -49,6 +49,51 @@ class TrainResult:
         return [(r["step"], r["loss"]) for r in self.log_history if "loss" in r]
 
 
+def held_gpu_notice(cfg: LLMConfig) -> str | None:
+    """The notice printed before loading ``cfg``'s model when the GPU already holds so much that
+    the model (weights and a small inference batch, by the memory estimate) may not fit beside it
+    in 85 % of the card (``KIT_GPU_GIB`` counts): most often a model the notebook has not let go
+    of. None when it fits, when it would not fit even alone, when under 0.5 GiB is held, without a
+    GPU, or when the model's shape cannot be read. Lesson 07 capped to a T4's 15 GiB ran out of
+    memory loading its DPO adapter with the GRPO model still held, in a traceback that named
+    neither."""
+    from ..core.hardware import gpu_info
+
+    info = gpu_info()
+    if info is None:
+        return None
+    import torch
+
+    held = torch.cuda.memory_allocated() / 2**30
+    if held < 0.5:
+        return None
+    from ..memory import estimate_memory
+    from .choice import shape_for
+
+    mode = "inference-4bit" if cfg.method == "qlora" else "inference-16bit"
+    try:
+        need = estimate_memory(shape_for(cfg.model_name), mode, min(cfg.max_length, 1024), 1)["total_gib"]
+    except (KitError, OSError, ValueError):
+        return None
+    card = info[1]
+    if held + need <= 0.85 * card or need > 0.85 * card:   # fits; or would not fit even alone (the choice's matter)
+        return None
+    return msg(f"알림: GPU에 이미 {held:.1f} GiB가 할당되어 있어, 이 모델(약 {need:.1f} GiB)을 올리면 {card:.0f} GiB "
+               "카드의 85 %를 넘을 수 있습니다. 앞서 불러온 모델이 남아 있다면 그 변수들을 `del`로 지우고 "
+               "`runtime.free_memory()`를 부른 뒤 불러오세요",
+               f"notice: the GPU already holds {held:.1f} GiB, so this model (about {need:.1f} GiB) may not fit "
+               f"in 85 % of the {card:.0f} GiB card. If an earlier model is still loaded, `del` the variables "
+               "that hold it and call `runtime.free_memory()` before loading")
+
+
+def say_if_gpu_is_held(cfg: LLMConfig) -> None:
+    """Print :func:`held_gpu_notice` if there is one. The kit's loaders call this first:
+    :func:`load_model`, :func:`train`, :func:`load_for_inference` and ``preference.load_policy``."""
+    notice = held_gpu_notice(cfg)
+    if notice:
+        print(notice, flush=True)
+
+
 def load_model(cfg: LLMConfig):
     """``(model, tokenizer)`` for ``cfg.method`` through the engine ``cfg.engine`` resolves to:
     4-bit nf4 with double quantisation (qlora) or the hardware's precision (lora, full).
@@ -56,6 +101,7 @@ def load_model(cfg: LLMConfig):
     if cfg.method not in ("qlora", "lora", "full"):
         raise KitError(msg(f"알 수 없는 학습 방식 '{cfg.method}' (qlora, lora, full 중 하나)",
                            f"method must be qlora, lora or full, not '{cfg.method}'"))
+    say_if_gpu_is_held(cfg)
     return get_engine(cfg.engine).load(cfg)
 
 
@@ -465,6 +511,7 @@ def train(cfg: LLMConfig, records: Sequence, *, resume: bool = True, force_resum
     decided = with_checkpointing(cfg, engine.name)  # once: the budget and the engine follow it
     auto_off = cfg.gradient_checkpointing == "auto" and not decided.gradient_checkpointing and _gpu_gib(None) is not None
     if model is None:
+        say_if_gpu_is_held(cfg)
         model, tokenizer = engine.load(cfg)
         model = engine.add_adapters(model, decided)
     examples = sft_examples(records, tokenizer, cfg)
@@ -749,6 +796,7 @@ def load_for_inference(model_dir: str | Path, method: str | None = None, cfg: LL
     if merge is None:
         merge = adapter and cuda_available() and _fits_16bit(cfg)
     hf = get_engine("hf", load=False)
+    say_if_gpu_is_held(replace(cfg, method="lora") if merge else cfg)
     if adapter:
         base, _ = hf.load(replace(cfg, method="lora") if merge else cfg)
         model = PeftModel.from_pretrained(base, str(model_dir))
