@@ -13,7 +13,7 @@
 #
 # Commands run in the repository root with BENCH_OUT=$KEEP/out (KEEP: /tmp/keep unless set), so
 # benchmark rows and logs collect there; each command's exit status and times go to the queue's
-# log ($KEEP/out/gpuN.log), and a failed command does not stop the queue. Example (two GPUs):
+# log ($KEEP/out/gpuN.log, or $QUEUE.log), and a failed command does not stop the queue. Example (two GPUs):
 #   bench/device_queue.sh start 0 q0.txt; bench/device_queue.sh start 1 q1.txt; bench/device_queue.sh wait 540
 #   # next call, at once:        bench/device_queue.sh wait 560
 #   # a line that needs wheels carried later: bench/device_queue.sh await /tmp/keep/whl2.ready 600 && python3 ...
@@ -22,6 +22,7 @@ KEEP=${KEEP:-/tmp/keep}
 case "${1:-}" in
   start)
     gpu=$2; file=$(realpath "$3"); root=$(pwd); name=${QUEUE:-gpu$gpu}
+    case "$name" in gpu*) ;; *) echo "QUEUE must start with gpu (wait looks for gpu*.log): $name" >&2; exit 2 ;; esac
     mkdir -p "$KEEP/out"; rm -f "$KEEP/out/$name.done"
     setsid nohup bash -c '
       gpu=$1; file=$2; out=$3; cd "$4"

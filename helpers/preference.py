@@ -131,14 +131,14 @@ def load_policy(cfg: LLMConfig, adapter: str | Path | None = None):
     from .llm.train import say_if_gpu_is_held
 
     if adapter is None:
-        say_if_gpu_is_held(cfg)
+        say_if_gpu_is_held(cfg, training=True)
         engine = get_engine(cfg.engine)
         model, tok = engine.load(cfg)
         return engine.add_adapters(model, cfg), tok
     from peft import PeftModel
 
     cfg = _adapter_config(cfg, adapter)
-    say_if_gpu_is_held(cfg)
+    say_if_gpu_is_held(cfg, training=True)
     engine = get_engine(cfg.engine)
     model, _ = engine.load(cfg)
     model = engine.prepare_for_training(model, cfg)

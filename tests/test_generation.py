@@ -226,40 +226,91 @@ def test_generation_is_quiet_with_a_saved_max_length(tiny_llm_dir):
     assert model.generation_config.max_length == 8192
 
 
-def test_loading_a_model_says_so_when_the_gpu_still_holds_another(tiny_llm_dir, monkeypatch, capsys):
+def test_loading_a_model_says_so_when_the_gpu_still_holds_another(tiny_llm_dir, tmp_path, monkeypatch, capsys):
     """Before loading, the kit's loaders say when what the GPU already holds leaves no room for the
-    model in 85 % of the card: lesson 07 under a T4's 15 GiB ran out of memory loading its DPO
-    adapter with the GRPO model still held, in a traceback deep in peft that named neither. Nothing
-    is said when the model fits beside what is held, when it would not fit even alone, or on a CPU."""
+    model in 85 % of the card: lesson 07 under a T4's 15 GiB ran out of memory with its DPO
+    adapter loaded while the GRPO model was most likely still held, and the traceback said how
+    much was allocated, not by what. Nothing is said when the model fits beside what is held,
+    when it would not fit even alone, or on a CPU. Memory another process holds counts too."""
+    import importlib
     from dataclasses import replace
 
     import torch
 
-    from helpers import preference
+    from helpers import preference, synthetic
     from helpers.core import hardware
-    import importlib
-
     from helpers.llm import LLMConfig
 
     train_module = importlib.import_module("helpers.llm.train")   # helpers.llm.train is also the function
-
     monkeypatch.setattr(hardware, "gpu_info", lambda: ("Tesla T4", 15.0, False))
-    held = {"gib": 0.25}
-    monkeypatch.setattr(torch.cuda, "memory_allocated", lambda *a: held["gib"] * 2**30)
-    cfg = LLMConfig(model_name="MLP-KTLim/llama-3-Korean-Bllossom-8B", method="qlora")   # 4-bit: about 6.4 GiB
-    assert train_module.held_gpu_notice(cfg) is None
-    held["gib"] = 6.0                                   # 6.0 + 6.4 within 12.75
-    assert train_module.held_gpu_notice(cfg) is None
-    held["gib"] = 7.0
-    note = train_module.held_gpu_notice(cfg)
-    assert note.startswith("notice: the GPU already holds 7.0 GiB") and "15 GiB card" in note
+    gpu = {"held": 0.25, "free": 100.0}
+    monkeypatch.setattr(torch.cuda, "memory_allocated", lambda *a: gpu["held"] * 2**30)
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda *a: (gpu["free"] * 2**30, 141 * 2**30))
+    cfg = LLMConfig(model_name="MLP-KTLim/llama-3-Korean-Bllossom-8B", method="qlora", max_length=1024)
+    notice = train_module.held_gpu_notice   # the 8B in 4 bits with a batch of 8 x 1,024: about 7.4 GiB
+    assert notice(cfg) is None
+    gpu["held"] = 5.0                                   # 5.0 + 7.4 within 12.75
+    assert notice(cfg) is None
+    gpu["held"] = 0.4                                   # under the 0.5 GiB floor: no model is held here
+    gpu["free"] = 7.0
+    assert notice(cfg) is None
+    gpu["held"], gpu["free"] = 1.0, 5.0                 # another process holds most of the card
+    assert notice(cfg).startswith("notice: the GPU already holds 1.0 GiB")
+    gpu["held"], gpu["free"] = 6.0, 100.0
+    note = notice(cfg)
+    assert note.startswith("notice: the GPU already holds 6.0 GiB") and "15 GiB card" in note
     assert "runtime.free_memory()" in note
-    assert train_module.held_gpu_notice(replace(cfg, method="lora")) is None   # 16-bit 8B does not fit 15 GiB at all
+    gpu["held"] = 4.0                                   # training one sequence needs about 9.4 GiB
+    assert notice(cfg) is None and notice(cfg, training=True).startswith("notice: the GPU already holds 4.0 GiB")
+    assert notice(replace(cfg, method="lora")) is None   # 16-bit 8B does not fit 15 GiB at all
+    assert notice(replace(cfg, model_name=str(tmp_path / "nowhere"))) is None   # no shape to estimate: no notice
     monkeypatch.setattr(hardware, "gpu_info", lambda: None)
-    assert train_module.held_gpu_notice(cfg) is None
+    assert notice(cfg) is None
 
-    monkeypatch.setattr(train_module, "held_gpu_notice", lambda cfg: f"NOTICE {cfg.method}")   # each loader says it first
-    tiny = LLMConfig(model_name=tiny_llm_dir, method="lora")
-    train_module.load_model(tiny)
+    said = []   # each loader says it first
+    monkeypatch.setattr(train_module, "held_gpu_notice", lambda cfg, training=False: said.append(training) or "NOTICE")
+    tiny = LLMConfig.smoke(model_name=str(tiny_llm_dir), method="lora", output_dir=str(tmp_path / "run"),
+                           logging_steps=1)
+    model, tok = train_module.load_model(tiny)
+    adapter = train_module.save_adapter(train_module.add_adapters(model, tiny), tok, tiny, tmp_path / "adapter")
     preference.load_policy(tiny)
-    assert capsys.readouterr().out.splitlines() == ["NOTICE lora", "NOTICE lora"]
+    preference.load_policy(tiny, adapter)
+    train_module.load_for_inference(adapter)
+    train_module.train(tiny, synthetic.synthetic_cci(8, seed=1), resume=False, max_steps=1)
+    assert said == [True, True, True, False, True]
+    assert capsys.readouterr().out.splitlines().count("NOTICE") == 5
+
+
+def test_scoring_batches_fit_what_the_gpu_has_left(tiny_llm_dir, monkeypatch):
+    """On a GPU a scoring batch holds no more padded tokens than the memory left holds
+    (``engines.scoring_token_budget``; the caller's budget if smaller). Lesson 07 under a 15 GiB
+    cap ran out of memory scoring 8,192 tokens at a time with a second 8B model loaded. On a CPU
+    the caller's budget stands. (The tiny model's budget is large; the doctest of
+    ``forward_token_budget`` gives the 8B's.)"""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from helpers import batching
+    from helpers.core import hardware
+    from helpers.llm import engines
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_llm_dir)
+    tok = AutoTokenizer.from_pretrained(tiny_llm_dir)
+    prompts = ["가나다 " * n for n in (1, 3, 5, 8)]
+    seen = []
+    real = batching.token_budget_batches
+    monkeypatch.setattr(batching, "token_budget_batches", lambda lengths, budget, n=None: seen.append(budget)
+                        or real(lengths, budget, n))
+    everything = 10**6   # a caller's budget above anything the memory allows
+    first = inference.score_options(model, tok, prompts, max_tokens=everything, progress=False)   # a CPU: it stands
+    monkeypatch.setattr(hardware, "gpu_info", lambda: ("Tesla T4", 15.0, False))
+    gpu = {"held": 12.7}
+    monkeypatch.setattr(torch.cuda, "memory_allocated", lambda *a: gpu["held"] * 2**30)
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda *a: (100 * 2**30, 141 * 2**30))
+    room = engines.scoring_token_budget(model)   # 12.75 - 12.7 GiB left: the 0.25 GiB floor
+    assert room == engines.forward_token_budget(model.config, 0.25) < everything
+    again = inference.score_options(model, tok, prompts, max_tokens=everything, progress=False)
+    gpu["held"] = 0.3
+    inference.score_options(model, tok, prompts, max_tokens=64, progress=False)      # the caller's smaller budget
+    assert seen == [everything, room, 64]
+    assert again == first   # the same probabilities, batched differently

@@ -31,7 +31,7 @@ SEVEN_PROJECTIONS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_pr
 #: The seed recipe's LoRA targets: the seven projections and the output head.
 SEED_TARGETS = SEVEN_PROJECTIONS + ("lm_head",)
 
-__all__ = ["Engine", "eval_mode", "generation_mode", "checkpointing_flags", "kv_cache_token_budget", "generation_token_budget", "generation_batches", "generation_row_tokens", "unsloth_decoding", "UNSLOTH_DECODE_SLACK", "keep_4bit_trainable_on_cpu", "HFEngine", "UnslothEngine", "ENGINES", "register_engine", "engine_name", "get_engine",
+__all__ = ["Engine", "eval_mode", "generation_mode", "checkpointing_flags", "kv_cache_token_budget", "forward_token_budget", "gpu_room_gib", "generation_token_budget", "scoring_token_budget", "generation_batches", "generation_row_tokens", "unsloth_decoding", "UNSLOTH_DECODE_SLACK", "keep_4bit_trainable_on_cpu", "HFEngine", "UnslothEngine", "ENGINES", "register_engine", "engine_name", "get_engine",
            "SEVEN_PROJECTIONS", "SEED_TARGETS"]
 
 
@@ -160,6 +160,17 @@ def keep_4bit_trainable_on_cpu(model) -> int:
     return n
 
 
+def _kv_bytes_per_token(get, dtype_bytes: int) -> int:
+    """Key and value of one token over every layer (``get`` reads the config)."""
+    heads = get("num_attention_heads")
+    head_dim = get("head_dim") or get("hidden_size") // heads
+    return 2 * get("num_hidden_layers") * (get("num_key_value_heads") or heads) * head_dim * dtype_bytes
+
+
+def _getter(config):
+    return config.get if isinstance(config, dict) else lambda k, d=None: getattr(config, k, d)
+
+
 def kv_cache_token_budget(config, free_gib: float, num_beams: int = 1, dtype_bytes: int = 2) -> int:
     """Tokens (prompts plus new tokens, summed over a generation batch) whose key/value cache
     fills half of ``free_gib`` — the other half stays for the prefill's activations and the
@@ -171,11 +182,26 @@ def kv_cache_token_budget(config, free_gib: float, num_beams: int = 1, dtype_byt
     >>> kv_cache_token_budget(llama3_8b, free_gib=4.0, num_beams=4)
     4096
     """
-    get = config.get if isinstance(config, dict) else lambda k, d=None: getattr(config, k, d)
-    heads = get("num_attention_heads")
-    head_dim = get("head_dim") or get("hidden_size") // heads
-    per_token = 2 * get("num_hidden_layers") * (get("num_key_value_heads") or heads) * head_dim * dtype_bytes
+    per_token = _kv_bytes_per_token(_getter(config), dtype_bytes)
     return max(1, int(0.5 * free_gib * 2**30 / (per_token * max(1, num_beams))))
+
+
+def forward_token_budget(config, free_gib: float, dtype_bytes: int = 2) -> int:
+    """Padded tokens of a forward pass without gradients (scoring) whose tensors fill half of
+    ``free_gib``, the other half left to the allocator. A token counts one layer's hidden states,
+    attention and MLP tensors in 16 bits, LoRA's fp32 copies of the MLP's input and outputs
+    (peft casts to the adapter's dtype), and the key/value cache of every layer (a forward
+    builds one unless told not to).
+
+    >>> llama3_8b = dict(num_hidden_layers=32, num_attention_heads=32, num_key_value_heads=8, hidden_size=4096,
+    ...                  intermediate_size=14336)
+    >>> forward_token_budget(llama3_8b, free_gib=4.0)   # 396 KiB a token
+    5295
+    """
+    get = _getter(config)
+    h, i = get("hidden_size"), get("intermediate_size") or 4 * get("hidden_size")
+    per_token = (2 * h + 3 * i) * dtype_bytes + 3 * i * 4 + _kv_bytes_per_token(get, dtype_bytes)
+    return max(1, int(0.5 * free_gib * 2**30 / per_token))
 
 
 #: Key/value-cache tokens a row of unsloth's fast decoding holds besides two copies of its own
@@ -217,24 +243,52 @@ def generation_row_tokens(model, prompt_tokens: int, max_new_tokens: int) -> int
     return tokens
 
 
-def generation_token_budget(model, num_beams: int = 1) -> int | None:
-    """The token budget of a generation batch on this GPU: the KV cache of
-    :func:`kv_cache_token_budget` in what is left of 85 % of the card (``KIT_GPU_GIB`` counts)
-    after the memory already allocated (the model, a reference adapter…). None on a CPU (the
-    batch size alone then limits a batch). Lesson 07's summaries of 512 new tokens, 16 at a
-    time, ran out of a 15 GiB cap with an 8B model without it."""
+def gpu_room_gib() -> float | None:
+    """GiB left of 85 % of the GPU (``KIT_GPU_GIB`` counts) after what this process has
+    allocated, and no more than the device reports free (another process may hold some). None
+    on a CPU. Generation, scoring and the loaders' notice all size themselves by it."""
     from ..core.hardware import gpu_info
 
     info = gpu_info()
-    config = getattr(model, "config", None)
-    if info is None or config is None or not getattr(config, "num_hidden_layers", None):
+    if info is None:
         return None
     import torch
 
-    free = 0.85 * info[1] - torch.cuda.memory_allocated() / 2**30
-    free = min(free, torch.cuda.mem_get_info()[0] / 2**30)
-    return kv_cache_token_budget(config.get_text_config() if hasattr(config, "get_text_config") else config,
-                                 max(free, 0.25), num_beams)
+    room = 0.85 * info[1] - torch.cuda.memory_allocated() / 2**30
+    return min(room, torch.cuda.mem_get_info()[0] / 2**30)
+
+
+def _text_config(model):
+    config = getattr(model, "config", None)
+    if config is not None and hasattr(config, "get_text_config"):
+        config = config.get_text_config()
+    return config if config is not None and getattr(config, "num_hidden_layers", None) else None
+
+
+def generation_token_budget(model, num_beams: int = 1) -> int | None:
+    """The token budget of a generation batch on this GPU: the KV cache of
+    :func:`kv_cache_token_budget` in :func:`gpu_room_gib` (what is left of 85 % of the card
+    after the model, a reference adapter…). None on a CPU (the batch size alone then limits a
+    batch). Lesson 07's summaries of 512 new tokens, 16 at a time, ran out of a 15 GiB cap with
+    an 8B model without it."""
+    config = _text_config(model)
+    room = gpu_room_gib() if config is not None else None
+    if room is None:
+        return None
+    return kv_cache_token_budget(config, max(room, 0.25), num_beams)
+
+
+def scoring_token_budget(model) -> int | None:
+    """The padded-token budget of a scoring batch on this GPU: :func:`forward_token_budget` in
+    :func:`gpu_room_gib`. None on a CPU. :meth:`HFEngine.score` takes the smaller of this and the
+    caller's budget, so a card still holding another model scores in smaller batches. Lesson
+    07 under a 15 GiB cap ran out of memory scoring at 8,192 tokens with a second 8B model
+    still loaded."""
+    config = _text_config(model)
+    room = gpu_room_gib() if config is not None else None
+    if room is None:
+        return None
+    return forward_token_budget(config, max(room, 0.25))
 
 
 def generation_batches(model, prompt_lengths: Sequence[int], max_new_tokens: int, max_batch: int | None, *,
@@ -326,7 +380,8 @@ class HFEngine(Engine):
 
         letter_ids = letter_token_ids(tokenizer, letters)
         ids = prompt_token_ids(tokenizer, prompts)  # once: for the batches and the tensors
-        batches = token_budget_batches([len(x) for x in ids], max_tokens, max_batch)
+        room = scoring_token_budget(model)   # a GPU holding other models scores in smaller batches
+        batches = token_budget_batches([len(x) for x in ids], min(max_tokens, room) if room else max_tokens, max_batch)
         out: list = [None] * len(prompts)
         device = next(model.parameters()).device
         with torch.inference_mode(), eval_mode(model):

@@ -49,34 +49,38 @@ class TrainResult:
         return [(r["step"], r["loss"]) for r in self.log_history if "loss" in r]
 
 
-def held_gpu_notice(cfg: LLMConfig) -> str | None:
+def held_gpu_notice(cfg: LLMConfig, training: bool = False) -> str | None:
     """The notice printed before loading ``cfg``'s model when the GPU already holds so much that
-    the model (weights and a small inference batch, by the memory estimate) may not fit beside it
-    in 85 % of the card (``KIT_GPU_GIB`` counts): most often a model the notebook has not let go
-    of. None when it fits, when it would not fit even alone, when under 0.5 GiB is held, without a
-    GPU, or when the model's shape cannot be read. Lesson 07 capped to a T4's 15 GiB ran out of
-    memory loading its DPO adapter with the GRPO model still held, in a traceback that named
-    neither."""
-    from ..core.hardware import gpu_info
+    the model may not fit beside it in 85 % of the card (``KIT_GPU_GIB`` counts; and no more than
+    the device reports free): most often a model the notebook has not let go of. The model counts
+    as the memory estimate has it: with a batch of eight at ``max_length`` for inference (as
+    :func:`load_for_inference` decides on merging), or one training sequence with ``training``.
+    None when it fits, when it would not fit even alone (the choice's matter), when under 0.5 GiB
+    is held, without a GPU, or when the model's shape cannot be read. Lesson 07 capped to a T4's
+    15 GiB ran out of memory scoring with its DPO adapter loaded while the GRPO model was most
+    likely still held; the traceback said how much was allocated, not by what."""
+    from .engines import gpu_room_gib
 
-    info = gpu_info()
-    if info is None:
+    room = gpu_room_gib()
+    if room is None:
         return None
     import torch
 
-    held = torch.cuda.memory_allocated() / 2**30
-    if held < 0.5:
-        return None
+    from ..core.hardware import gpu_info
     from ..memory import estimate_memory
     from .choice import shape_for
 
-    mode = "inference-4bit" if cfg.method == "qlora" else "inference-16bit"
+    held = torch.cuda.memory_allocated() / 2**30
+    card = gpu_info()[1]
+    if training:
+        mode, batch = cfg.method, 1
+    else:
+        mode, batch = ("inference-4bit" if cfg.method == "qlora" else "inference-16bit"), 8
     try:
-        need = estimate_memory(shape_for(cfg.model_name), mode, min(cfg.max_length, 1024), 1)["total_gib"]
-    except (KitError, OSError, ValueError):
+        need = estimate_memory(shape_for(cfg.model_name), mode, cfg.max_length, batch, lora_r=cfg.lora_r)["total_gib"]
+    except Exception:   # a shape the estimator cannot read (a nested config…): the notice is advice, never a stop
         return None
-    card = info[1]
-    if held + need <= 0.85 * card or need > 0.85 * card:   # fits; or would not fit even alone (the choice's matter)
+    if held < 0.5 or need <= room or need > 0.85 * card:
         return None
     return msg(f"알림: GPU에 이미 {held:.1f} GiB가 할당되어 있어, 이 모델(약 {need:.1f} GiB)을 올리면 {card:.0f} GiB "
                "카드의 85 %를 넘을 수 있습니다. 앞서 불러온 모델이 남아 있다면 그 변수들을 `del`로 지우고 "
@@ -86,10 +90,10 @@ def held_gpu_notice(cfg: LLMConfig) -> str | None:
                "that hold it and call `runtime.free_memory()` before loading")
 
 
-def say_if_gpu_is_held(cfg: LLMConfig) -> None:
+def say_if_gpu_is_held(cfg: LLMConfig, training: bool = False) -> None:
     """Print :func:`held_gpu_notice` if there is one. The kit's loaders call this first:
     :func:`load_model`, :func:`train`, :func:`load_for_inference` and ``preference.load_policy``."""
-    notice = held_gpu_notice(cfg)
+    notice = held_gpu_notice(cfg, training)
     if notice:
         print(notice, flush=True)
 
@@ -101,7 +105,7 @@ def load_model(cfg: LLMConfig):
     if cfg.method not in ("qlora", "lora", "full"):
         raise KitError(msg(f"알 수 없는 학습 방식 '{cfg.method}' (qlora, lora, full 중 하나)",
                            f"method must be qlora, lora or full, not '{cfg.method}'"))
-    say_if_gpu_is_held(cfg)
+    say_if_gpu_is_held(cfg, training=True)
     return get_engine(cfg.engine).load(cfg)
 
 
@@ -511,7 +515,7 @@ def train(cfg: LLMConfig, records: Sequence, *, resume: bool = True, force_resum
     decided = with_checkpointing(cfg, engine.name)  # once: the budget and the engine follow it
     auto_off = cfg.gradient_checkpointing == "auto" and not decided.gradient_checkpointing and _gpu_gib(None) is not None
     if model is None:
-        say_if_gpu_is_held(cfg)
+        say_if_gpu_is_held(cfg, training=True)
         model, tokenizer = engine.load(cfg)
         model = engine.add_adapters(model, decided)
     examples = sft_examples(records, tokenizer, cfg)
