@@ -128,19 +128,17 @@ def load_policy(cfg: LLMConfig, adapter: str | Path | None = None):
     :data:`REF_ADAPTER` (the reference; see :func:`reference`). With an adapter, the base model
     and LoRA settings come from the adapter's ``kit_llm_config.json``."""
     from .llm.engines import get_engine
-    from .llm.train import say_if_gpu_is_held
+    from .llm.train import load_model
 
     if adapter is None:
-        say_if_gpu_is_held(cfg, training=True)
         engine = get_engine(cfg.engine)
-        model, tok = engine.load(cfg)
+        model, tok = load_model(cfg)
         return engine.add_adapters(model, cfg), tok
     from peft import PeftModel
 
     cfg = _adapter_config(cfg, adapter)
-    say_if_gpu_is_held(cfg, training=True)
     engine = get_engine(cfg.engine)
-    model, _ = engine.load(cfg)
+    model, _ = load_model(cfg)
     model = engine.prepare_for_training(model, cfg)
     model = PeftModel.from_pretrained(model, str(adapter), is_trainable=True)
     model.load_adapter(str(adapter), adapter_name=REF_ADAPTER, is_trainable=False)

@@ -17,9 +17,8 @@ from .config import SEED_TARGETS, SEVEN_PROJECTIONS, SMOKE_SETTINGS, LLMConfig
 from .engines import ENGINES, Engine, engine_name, get_engine, register_engine
 from .tiny import tiny_model_dir
 from .train import (CONFIG_FILE, TrainResult, add_adapters, auto_token_budget, encode_example, held_gpu_notice,
-                    last_checkpoint,
-                    load_for_inference, load_model, load_tokenizer, merge_adapter, merge_lora_shards, prompt_and_answer,
-                    save_adapter, sft_examples, train, training_arguments, use_checkpointing)
+                    last_checkpoint, load_for_inference, load_model, load_tokenizer, merge_adapter, merge_lora_shards,
+                    prompt_and_answer, save_adapter, sft_examples, train, training_arguments, use_checkpointing)
 
 __all__ = ["LLMConfig", "SEVEN_PROJECTIONS", "SEED_TARGETS", "SMOKE_SETTINGS", "Engine", "ENGINES", "engine_name",
            "get_engine", "register_engine", "resolve_engine", "tiny_model_dir", "TrainResult", "load_model",

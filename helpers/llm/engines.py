@@ -380,8 +380,8 @@ class HFEngine(Engine):
 
         letter_ids = letter_token_ids(tokenizer, letters)
         ids = prompt_token_ids(tokenizer, prompts)  # once: for the batches and the tensors
-        room = scoring_token_budget(model)   # a GPU holding other models scores in smaller batches
-        batches = token_budget_batches([len(x) for x in ids], min(max_tokens, room) if room else max_tokens, max_batch)
+        fits = scoring_token_budget(model)   # a GPU holding other models scores in smaller batches
+        batches = token_budget_batches([len(x) for x in ids], min(max_tokens, fits) if fits else max_tokens, max_batch)
         out: list = [None] * len(prompts)
         device = next(model.parameters()).device
         with torch.inference_mode(), eval_mode(model):

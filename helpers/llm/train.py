@@ -21,7 +21,7 @@ from .. import tasks
 from ..core.chat import render
 from ..core.messages import KitError, msg
 from .config import LLMConfig
-from .engines import get_engine
+from .engines import get_engine, gpu_room_gib
 
 __all__ = ["TrainResult", "held_gpu_notice", "load_model", "add_adapters", "load_tokenizer", "encode_example", "prompt_and_answer",
            "sft_examples", "auto_token_budget", "last_checkpoint", "training_arguments", "train", "save_adapter",
@@ -59,25 +59,17 @@ def held_gpu_notice(cfg: LLMConfig, training: bool = False) -> str | None:
     is held, without a GPU, or when the model's shape cannot be read. Lesson 07 capped to a T4's
     15 GiB ran out of memory scoring with its DPO adapter loaded while the GRPO model was most
     likely still held; the traceback said how much was allocated, not by what."""
-    from .engines import gpu_room_gib
-
     room = gpu_room_gib()
     if room is None:
         return None
     import torch
 
     from ..core.hardware import gpu_info
-    from ..memory import estimate_memory
-    from .choice import shape_for
 
     held = torch.cuda.memory_allocated() / 2**30
     card = gpu_info()[1]
-    if training:
-        mode, batch = cfg.method, 1
-    else:
-        mode, batch = ("inference-4bit" if cfg.method == "qlora" else "inference-16bit"), 8
     try:
-        need = estimate_memory(shape_for(cfg.model_name), mode, cfg.max_length, batch, lora_r=cfg.lora_r)["total_gib"]
+        need = _estimated_gib(cfg, training)
     except Exception:   # a shape the estimator cannot read (a nested config…): the notice is advice, never a stop
         return None
     if held < 0.5 or need <= room or need > 0.85 * card:
@@ -90,9 +82,23 @@ def held_gpu_notice(cfg: LLMConfig, training: bool = False) -> str | None:
                "that hold it and call `runtime.free_memory()` before loading")
 
 
+def _estimated_gib(cfg: LLMConfig, training: bool = False) -> float:
+    """The memory estimate of ``cfg``'s model: one training sequence of ``max_length`` with
+    ``training``, else inference (4-bit for qlora, 16-bit otherwise) with a batch of eight."""
+    from ..memory import estimate_memory
+    from .choice import shape_for
+
+    if training:
+        mode, batch = cfg.method, 1
+    else:
+        mode, batch = ("inference-4bit" if cfg.method == "qlora" else "inference-16bit"), 8
+    return estimate_memory(shape_for(cfg.model_name), mode, cfg.max_length, batch, lora_r=cfg.lora_r)["total_gib"]
+
+
 def say_if_gpu_is_held(cfg: LLMConfig, training: bool = False) -> None:
-    """Print :func:`held_gpu_notice` if there is one. The kit's loaders call this first:
-    :func:`load_model`, :func:`train`, :func:`load_for_inference` and ``preference.load_policy``."""
+    """Print :func:`held_gpu_notice` if there is one. The two ways the kit loads a model call
+    this first: :func:`load_model` (training; ``train`` and ``preference.load_policy`` load
+    through it) and :func:`load_for_inference`."""
     notice = held_gpu_notice(cfg, training)
     if notice:
         print(notice, flush=True)
@@ -515,8 +521,7 @@ def train(cfg: LLMConfig, records: Sequence, *, resume: bool = True, force_resum
     decided = with_checkpointing(cfg, engine.name)  # once: the budget and the engine follow it
     auto_off = cfg.gradient_checkpointing == "auto" and not decided.gradient_checkpointing and _gpu_gib(None) is not None
     if model is None:
-        say_if_gpu_is_held(cfg, training=True)
-        model, tokenizer = engine.load(cfg)
+        model, tokenizer = load_model(cfg)
         model = engine.add_adapters(model, decided)
     examples = sft_examples(records, tokenizer, cfg)
 
@@ -818,8 +823,6 @@ def _fits_16bit(cfg: LLMConfig, free: bool = False) -> bool:
     """Whether the 16-bit model (and a batch of eight) fits in 85 % of the GPU — of its free
     memory with ``free`` (a notebook may still hold a model); False without a GPU."""
     from ..core.hardware import cuda_available, gpu_info
-    from ..memory import estimate_memory
-    from .choice import shape_for
 
     info = gpu_info()
     if info is None or not cuda_available():
@@ -829,5 +832,4 @@ def _fits_16bit(cfg: LLMConfig, free: bool = False) -> bool:
         import torch
 
         gib = min(gib, torch.cuda.mem_get_info()[0] / 2**30)
-    need = estimate_memory(shape_for(cfg.model_name), "inference-16bit", cfg.max_length, 8)["total_gib"]
-    return need <= 0.85 * gib
+    return _estimated_gib(replace(cfg, method="lora")) <= 0.85 * gib
