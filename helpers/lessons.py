@@ -108,8 +108,7 @@ def member_predictions(members: Sequence[LLMConfig], train_records: Sequence, de
 
     files = []
     for member in members:
-        adapter = ensure_trained(member, train_records)
-        free_memory()
+        adapter = ensure_trained(member, train_records)  # lets go of the model it trained
         model, tok = load_for_inference(adapter)
         path = Path(out_dir) / f"dev_seed{member.seed}.jsonl"
         path.unlink(missing_ok=True)  # a fresh file: this member's answers only
@@ -181,11 +180,19 @@ def cci_records(smoke: bool, seed: int = 42) -> tuple[list, list]:
 
 def ensure_trained(cfg: LLMConfig, train_records: Sequence) -> Path:
     """The adapter folder ``<output_dir>/final``, training it first when it is not there (so a
-    lesson that needs a trained model also runs on its own in a fresh runtime)."""
+    lesson that needs a trained model also runs on its own in a fresh runtime).
+
+    The model it trains is let go before it returns (:func:`~helpers.core.hardware.free_memory`):
+    the caller loads the adapter next, and on an H200 capped as a T4 the trained 8B still held
+    5.9 GiB when lesson 07 loaded it (the trainer and model refer to each other, so only a
+    collection frees them).
+    """
+    from .core.hardware import free_memory
     from .llm.train import train
 
     final = Path(cfg.output_dir) / "final"
     if not (final / "adapter_config.json").is_file() and not (final / "config.json").is_file():
         print(msg(f"{final}에 학습된 모델이 없어 먼저 학습합니다", f"no trained model at {final}: training it first"))
         train(cfg, train_records)
+        free_memory()
     return final

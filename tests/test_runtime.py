@@ -1,6 +1,7 @@
 import os
 import random
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -165,3 +166,41 @@ def test_free_memory_drops_unsloths_weight_plans_so_a_deleted_model_can_go(monke
     assert [vars(s) for s in states] == [{"_unsloth_nf4_plan": None, "_unsloth_gemv_rows": None, "absmax": "kept"},
                                          {"_unsloth_gemv_plan": None}]
     assert hardware.drop_unsloth_plans() == 0   # nothing left to clear
+
+
+def test_ensure_trained_lets_go_of_the_model_it_trained(monkeypatch, tmp_path):
+    """ensure_trained trains only to save the adapter; the caller loads that next. On an H200
+    capped as a T4 the trained 8B still held 5.9 GiB when lesson 07 loaded the adapter: the
+    trainer and the model refer to each other, so dropping the result frees nothing until a
+    collection. Here the fake result is such a cycle, with automatic collection off."""
+    import gc
+    import importlib
+    import weakref
+
+    from helpers import lessons
+    from helpers.llm.config import LLMConfig
+
+    train_module = importlib.import_module("helpers.llm.train")
+    held = []
+
+    class Trained:  # a model and its trainer, each referring to the other
+        def __init__(self):
+            self.trainer = {"model": self}
+
+    def fake_train(cfg, records):
+        result = Trained()
+        held.append(weakref.ref(result))
+        (Path(cfg.output_dir) / "final").mkdir(parents=True)
+        (Path(cfg.output_dir) / "final" / "adapter_config.json").write_text("{}", encoding="utf-8")
+        return result
+
+    monkeypatch.setattr(train_module, "train", fake_train)
+    cfg = LLMConfig(output_dir=str(tmp_path / "run"))
+    gc.disable()
+    try:
+        final = lessons.ensure_trained(cfg, ["a record"])
+        assert final == tmp_path / "run" / "final" and len(held) == 1
+        assert held[0]() is None, "the trained model is still in memory when ensure_trained returns"
+        assert lessons.ensure_trained(cfg, ["a record"]) == final and len(held) == 1   # there: not trained again
+    finally:
+        gc.enable()
