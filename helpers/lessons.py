@@ -184,8 +184,8 @@ def ensure_trained(cfg: LLMConfig, train_records: Sequence) -> Path:
 
     The model it trains is let go before it returns (:func:`~helpers.core.hardware.free_memory`):
     the caller loads the adapter next, and on an H200 capped as a T4 the trained 8B still held
-    5.9 GiB when lesson 07 loaded it (the trainer and model refer to each other, so only a
-    collection frees them).
+    5.9 GiB when lesson 07 loaded it (most likely because the trainer and model refer to each
+    other, so only a collection frees them).
     """
     from .core.hardware import free_memory
     from .llm.train import train

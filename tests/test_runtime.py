@@ -170,9 +170,9 @@ def test_free_memory_drops_unsloths_weight_plans_so_a_deleted_model_can_go(monke
 
 def test_ensure_trained_lets_go_of_the_model_it_trained(monkeypatch, tmp_path):
     """ensure_trained trains only to save the adapter; the caller loads that next. On an H200
-    capped as a T4 the trained 8B still held 5.9 GiB when lesson 07 loaded the adapter: the
-    trainer and the model refer to each other, so dropping the result frees nothing until a
-    collection. Here the fake result is such a cycle, with automatic collection off."""
+    capped as a T4 the trained 8B still held 5.9 GiB when lesson 07 loaded the adapter: most
+    likely the trainer and the model refer to each other, so dropping the result frees nothing
+    until a collection. Here the fake result is such a cycle, with automatic collection off."""
     import gc
     import importlib
     import weakref
@@ -196,6 +196,7 @@ def test_ensure_trained_lets_go_of_the_model_it_trained(monkeypatch, tmp_path):
 
     monkeypatch.setattr(train_module, "train", fake_train)
     cfg = LLMConfig(output_dir=str(tmp_path / "run"))
+    was_enabled = gc.isenabled()
     gc.disable()
     try:
         final = lessons.ensure_trained(cfg, ["a record"])
@@ -203,4 +204,5 @@ def test_ensure_trained_lets_go_of_the_model_it_trained(monkeypatch, tmp_path):
         assert held[0]() is None, "the trained model is still in memory when ensure_trained returns"
         assert lessons.ensure_trained(cfg, ["a record"]) == final and len(held) == 1   # there: not trained again
     finally:
-        gc.enable()
+        if was_enabled:
+            gc.enable()

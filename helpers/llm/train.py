@@ -58,7 +58,9 @@ def held_gpu_notice(cfg: LLMConfig, training: bool = False) -> str | None:
     None when it fits, when it would not fit even alone (the choice's matter), when under 0.5 GiB
     is held, without a GPU, or when the model's shape cannot be read. Lesson 07 capped to a T4's
     15 GiB ran out of memory scoring with its DPO adapter loaded while the GRPO model was most
-    likely still held; the traceback said how much was allocated, not by what."""
+    likely still held; the traceback said how much was allocated, not by what. In stop 29's run it
+    spoke twice there, rightly: :func:`helpers.lessons.ensure_trained` had not let go of the model
+    it had just trained."""
     room = gpu_room_gib()
     if room is None:
         return None
