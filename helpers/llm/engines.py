@@ -271,11 +271,7 @@ def generation_token_budget(model, num_beams: int = 1) -> int | None:
     after the model, a reference adapter…). None on a CPU (the batch size alone then limits a
     batch). Lesson 07's summaries of 512 new tokens, 16 at a time, ran out of a 15 GiB cap with
     an 8B model without it."""
-    config = _text_config(model)
-    room = gpu_room_gib() if config is not None else None
-    if room is None:
-        return None
-    return kv_cache_token_budget(config, max(room, 0.25), num_beams)
+    return _budget_in_room(model, kv_cache_token_budget, num_beams=num_beams)
 
 
 def scoring_token_budget(model) -> int | None:
@@ -284,11 +280,18 @@ def scoring_token_budget(model) -> int | None:
     caller's budget, so a card still holding another model scores in smaller batches. Lesson
     07 under a 15 GiB cap ran out of memory scoring at 8,192 tokens with a second 8B model
     still loaded."""
+    return _budget_in_room(model, forward_token_budget)
+
+
+def _budget_in_room(model, budget, **kwargs) -> int | None:
+    """``budget(config, GiB, **kwargs)`` for ``model``'s text config in :func:`gpu_room_gib`
+    (at least 0.25 GiB, so a full card still gets batches of one); None on a CPU or for a model
+    whose shape cannot be read."""
     config = _text_config(model)
     room = gpu_room_gib() if config is not None else None
     if room is None:
         return None
-    return forward_token_budget(config, max(room, 0.25))
+    return budget(config, max(room, 0.25), **kwargs)
 
 
 def generation_batches(model, prompt_lengths: Sequence[int], max_new_tokens: int, max_batch: int | None, *,
